@@ -1,0 +1,80 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is detail.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-sqlite test-postgresql lint format translations extract-messages \
+        install install-test browser-deps clean
+
+help:
+	@echo "make run    - install, migrate, create a development key store, seed the demo"
+	@echo "              organisation and serve on http://$(HOST):$(PORT)"
+	@echo "make test   - install test needs, lint, and run the suite on SQLite and PostgreSQL"
+	@echo "make lint   - ruff (lint + format check) and mypy"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Compiled catalogues (.mo) are build output, never committed.
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile --quiet --statistics -d complaints/translations 2>&1 | grep -v "^$$" || true
+
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project complaints -o complaints/translations/messages.pot complaints
+	$(BIN)/pybabel update --quiet --no-fuzzy-matching --ignore-obsolete -i complaints/translations/messages.pot \
+		-d complaints/translations
+
+run: install translations
+	@mkdir -p instance
+	COMPLAINTS_LOG_FORMAT=$${COMPLAINTS_LOG_FORMAT:-console} $(FLASK) db upgrade
+	COMPLAINTS_LOG_FORMAT=$${COMPLAINTS_LOG_FORMAT:-console} $(FLASK) keys init --dev --if-missing
+	COMPLAINTS_LOG_FORMAT=$${COMPLAINTS_LOG_FORMAT:-console} $(FLASK) demo seed
+	@echo ""
+	@echo "Serving on http://$(HOST):$(PORT)  (staff log-in: http://$(HOST):$(PORT)/aanmelden)"
+	COMPLAINTS_LOG_FORMAT=$${COMPLAINTS_LOG_FORMAT:-console} $(FLASK) run --host $(HOST) --port $(PORT)
+
+# Browser tests need Chromium (Debian package) and axe-core (npm); install them if missing.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+	@test -f node_modules/axe-core/axe.min.js || npm ci --silent --no-audit --no-fund
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install-test translations browser-deps lint test-sqlite test-postgresql
+
+test-sqlite: install-test translations
+	$(BIN)/pytest --db sqlite
+
+test-postgresql: install-test translations
+	$(BIN)/pytest --db postgresql
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find complaints/translations -name '*.mo' -delete

@@ -1,0 +1,101 @@
+"""complaints: confidential complaint intake for Dutch central government."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from complaints import db, migrate
+from complaints.accounts import cli as accounts_cli
+from complaints.accounts import login
+from complaints.accounts import views as accounts_views
+from complaints.audit import cli as audit_cli
+from complaints.crypto import cli as crypto_cli
+from complaints.crypto import services as crypto
+from complaints.crypto.keystore import KeyStore, KeyStoreError
+from complaints.demo import cli as demo_cli
+from complaints.directory import cli as directory_cli
+from complaints.logs import configure_logging, get_logger
+from complaints.settings import ConfigurationError, Settings, development_secret_key, load_settings
+from complaints.web import errors, i18n, lifecycle, security, templating
+from complaints.web import views as web_views
+from complaints.web.limits import limiter
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+CSRF_TOKEN_HOURS = 8  # long enough to write a complaint in one sitting
+
+
+def create_app(settings: Settings | None = None, *, strict_startup: bool = True) -> Flask:
+    """Build the application. ``strict_startup=False`` lets key-management commands run
+    while the key store is still missing; serving always requires it."""
+    settings = settings or load_settings()
+    configure_logging(settings)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    secret_key = development_secret_key(settings)
+
+    app = lifecycle.ComplaintsFlask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config.update(
+        SECRET_KEY=secret_key,
+        SESSION_COOKIE_NAME="__Host-session" if settings.cookie_secure else "session",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        # Referrer-Policy is no-referrer, so the Referer check would refuse every HTTPS form.
+        WTF_CSRF_SSL_STRICT=False,
+        WTF_CSRF_TIME_LIMIT=CSRF_TOKEN_HOURS * 3600,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_KEY_PREFIX="complaints",
+        RATELIMIT_HEADERS_ENABLED=False,
+    )
+    app.extensions["complaints.settings"] = settings
+    app.extensions["complaints.ratelimit_key"] = hmac.new(
+        secret_key.encode(), b"rate-limit-client-key", hashlib.sha256
+    ).digest()
+    if settings.trusted_proxy_count:
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    db.init_app(app, db.Database(db.create_engine(settings.resolved_database_url)))
+    keys = crypto.open_keystore(settings)
+    _check_keystore(keys, strict=strict_startup)
+    crypto.init_app(app, keys)
+
+    CSRFProtect(app)
+    limiter.init_app(app)
+    i18n.init_app(app, settings.default_locale)
+    security.init_app(app, settings)
+    lifecycle.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    login.init_app(app, settings)
+
+    app.register_blueprint(web_views.bp)
+    app.register_blueprint(accounts_views.bp)
+
+    for group in (
+        migrate.group,
+        crypto_cli.group,
+        directory_cli.group,
+        accounts_cli.group,
+        audit_cli.group,
+        demo_cli.group,
+    ):
+        app.cli.add_command(group)
+    return app
+
+
+def _check_keystore(keys: KeyStore, *, strict: bool) -> None:
+    try:
+        keys.check()
+    except KeyStoreError as exc:
+        if strict:
+            raise ConfigurationError(
+                f"key store unavailable ({exc}); create it with 'flask --app wsgi keys init' "
+                "or set COMPLAINTS_KEYSTORE_PATH"
+            ) from None
+        get_logger(__name__).warning("keystore.unavailable", error=str(exc))

@@ -1,0 +1,1 @@
+"""Staff accounts: roles, password + TOTP log-in, and server-side sessions."""

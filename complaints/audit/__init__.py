@@ -1,0 +1,1 @@
+"""The audit log: hash-chained, HMAC-keyed records of who did what to which object."""

@@ -1,0 +1,180 @@
+"""Writing and verifying the audit chain.
+
+Each event stores the previous event's hash and its own HMAC-SHA256 over its fields and that
+previous hash, with a key from the key store (not from the database), so an edit, a deletion
+or an insertion anywhere in the chain is found by :func:`verify_chain`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from complaints.audit.models import ActorKind, AuditEvent, AuditOutcome
+from complaints.crypto.keystore import KeyStore, SecretPurpose
+
+GENESIS_HASH = "0" * 64
+# Any constant will do; it names the one advisory lock that serialises chain appends.
+_CHAIN_LOCK_ID = 0x636F6D706C61696E  # "complain"
+_ALLOWED_DETAIL_TYPES = (str, int, bool, type(None))
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    id: str | None = None
+
+    @classmethod
+    def staff(cls, account_id: int) -> Actor:
+        return cls(ActorKind.STAFF, str(account_id))
+
+    @classmethod
+    def operator(cls) -> Actor:
+        """The person running a CLI command, by operating-system account."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        return cls(ActorKind.OPERATOR, user[:64])
+
+
+SYSTEM = Actor(ActorKind.SYSTEM)
+ANONYMOUS = Actor(ActorKind.ANONYMOUS)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    first_seq: int | None
+    last_seq: int | None
+    broken_seq: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None
+
+
+def record_event(
+    session: Session,
+    keys: KeyStore,
+    *,
+    actor: Actor,
+    action: str,
+    now: datetime,
+    outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction."""
+    clean_details = _checked_details(details or {})
+    _lock_chain(session)
+    head = session.execute(
+        sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=now,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        action=action,
+        outcome=outcome,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        details=clean_details,
+        prev_hash=prev_hash,
+    )
+    event.hash = _event_hash(keys.secret(SecretPurpose.AUDIT_CHAIN), event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def verify_chain(session: Session, keys: KeyStore, *, batch_size: int = 2000) -> ChainReport:
+    """Walk the chain in order and name the first event that is missing, moved or altered."""
+    key = keys.secret(SecretPurpose.AUDIT_CHAIN)
+    checked = 0
+    first_seq: int | None = None
+    previous: AuditEvent | None = None
+    last_seq = 0
+    while True:
+        events = session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch_size)
+        ).all()
+        if not events:
+            break
+        for event in events:
+            problem = _check_link(key, previous, event)
+            if problem:
+                return ChainReport(checked, first_seq, event.seq, event.seq, problem)
+            if first_seq is None:
+                first_seq = event.seq
+            previous = event
+            checked += 1
+        last_seq = events[-1].seq
+        session.expunge_all()
+    return ChainReport(checked, first_seq, previous.seq if previous else None)
+
+
+def _check_link(key: bytes, previous: AuditEvent | None, event: AuditEvent) -> str | None:
+    if previous is None:
+        if event.seq == 1 and event.prev_hash != GENESIS_HASH:
+            return "the first event does not start the chain"
+    elif event.seq != previous.seq + 1:
+        return f"events {previous.seq + 1}..{event.seq - 1} are missing"
+    elif event.prev_hash != previous.hash:
+        return f"does not follow event {previous.seq} (previous hash differs)"
+    if not hmac.compare_digest(_event_hash(key, event), event.hash):
+        return "its contents do not match its hash (altered)"
+    return None
+
+
+def _event_hash(key: bytes, event: AuditEvent) -> str:
+    canonical = json.dumps(
+        [
+            event.seq,
+            event.occurred_at.isoformat(timespec="microseconds"),
+            event.actor_kind.value,
+            event.actor_id,
+            event.action,
+            event.outcome.value,
+            event.object_type,
+            event.object_id,
+            event.details,
+            event.prev_hash,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _lock_chain(session: Session) -> None:
+    """Serialise appends until commit. SQLite already holds its write lock (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK_ID)))
+
+
+def _checked_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Details are flat ids, counts and codes: anything richer is a bug that could leak content."""
+    for name, value in details.items():
+        if not isinstance(value, _ALLOWED_DETAIL_TYPES):
+            raise TypeError(f"audit detail {name!r} must be a plain value")
+        if isinstance(value, str) and len(value) > 200:
+            raise ValueError(f"audit detail {name!r} is too long to be an id or a code")
+    return dict(details)

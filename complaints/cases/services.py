@@ -1,0 +1,295 @@
+"""Storing and opening cases: the one place where case content is encrypted and decrypted.
+
+Opening a case is an act that is recorded: :func:`open_case` checks the caller's grant, refuses
+anyone named as accused, and writes an audit event whether it succeeds or not.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from complaints.audit.models import AuditOutcome
+from complaints.audit.services import Actor, record_event
+from complaints.cases.models import (
+    Case,
+    CaseAccessGrant,
+    CaseEvent,
+    CaseParty,
+    Disclosure,
+    GrantRole,
+    PartyKind,
+    Route,
+)
+from complaints.crypto.blind_index import BlindIndexer
+from complaints.crypto.envelope import DecryptionFailed, FieldCipher
+from complaints.crypto.keystore import KeyStore, KeyStoreError
+from complaints.crypto.services import MissingCaseKey, case_cipher, issue_case_key
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class CaseNotFound(LookupError):
+    """No such case for this caller. Deliberately the same whether it exists or not."""
+
+
+class CaseUnreadable(RuntimeError):
+    """The case exists and the caller may open it, but its content does not decrypt."""
+
+
+@dataclass(frozen=True)
+class NewParty:
+    kind: PartyKind
+    person_id: int | None = None
+    name: str | None = None
+    relation_to_complainant: str | None = None
+
+
+@dataclass(frozen=True)
+class NewGrant:
+    person_id: int
+    role: GrantRole
+
+
+@dataclass(frozen=True)
+class NewCase:
+    route: Route
+    category: str
+    disclosure: Disclosure
+    description: str
+    organisation_id: int | None = None
+    grounds: tuple[str, ...] = ()
+    incident_period: str = ""
+    incident_place: str = ""
+    desired_outcome: str = ""
+    complainant: Mapping[str, str] | None = None
+    parties: tuple[NewParty, ...] = ()
+    initial_state: str = "submitted"
+
+
+@dataclass(frozen=True)
+class PartyContent:
+    id: uuid.UUID
+    kind: PartyKind
+    person_id: int | None
+    name: str | None
+    relation_to_complainant: str | None
+
+
+@dataclass(frozen=True)
+class CaseContent:
+    """A decrypted case, as one reader saw it at one moment. Never cached, never logged."""
+
+    case: Case
+    description: str
+    incident_period: str
+    incident_place: str
+    desired_outcome: str
+    complainant: dict[str, str] | None
+    parties: list[PartyContent] = field(default_factory=list)
+
+
+def new_reference(now: datetime) -> str:
+    """A short, unguessable case reference such as ``2026-7KQ3-M9XD`` (no content, no count)."""
+    body = "".join(secrets.choice(CROCKFORD) for _ in range(8))
+    return f"{now:%Y}-{body[:4]}-{body[4:]}"
+
+
+def create_case(
+    session: Session,
+    keys: KeyStore,
+    blind: BlindIndexer,
+    draft: NewCase,
+    *,
+    grants: Sequence[NewGrant],
+    now: datetime,
+    receipt_index: bytes | None = None,
+) -> Case:
+    """Store a new case with a fresh data key; everything that tells the story is encrypted."""
+    accused = _accused_indexes(blind, draft.parties)
+    for grant in grants:
+        if blind.person(grant.person_id) in accused:
+            raise ValueError("a person named as accused can never be granted access")
+
+    case_id = uuid.uuid4()
+    cipher = issue_case_key(session, keys, case_id, now)
+
+    def seal(column: str, text: str) -> bytes:
+        return cipher.seal_text("cases", column, case_id, text)
+
+    case = Case(
+        id=case_id,
+        reference=_unused_reference(session, now),
+        route=draft.route,
+        state=draft.initial_state,
+        category=draft.category,
+        grounds=list(draft.grounds),
+        organisation_id=draft.organisation_id,
+        disclosure=draft.disclosure,
+        submitted_at=now,
+        updated_at=now,
+        receipt_index=receipt_index,
+        description=seal("description", draft.description),
+        incident_period=seal("incident_period", draft.incident_period),
+        incident_place=seal("incident_place", draft.incident_place),
+        desired_outcome=seal("desired_outcome", draft.desired_outcome),
+        complainant=(
+            seal("complainant", json.dumps(dict(draft.complainant), ensure_ascii=False))
+            if draft.complainant is not None
+            else None
+        ),
+    )
+    session.add(case)
+    session.flush()  # the key slot and parties refer to the case row
+    for party in draft.parties:
+        session.add(_sealed_party(cipher, blind, case_id, party, now))
+    for grant in grants:
+        session.add(
+            CaseAccessGrant(
+                case_id=case_id, person_id=grant.person_id, role=grant.role, granted_at=now
+            )
+        )
+    session.add(
+        CaseEvent(case_id=case_id, occurred_at=now, kind="submitted", to_state=draft.initial_state)
+    )
+    session.flush()
+    return case
+
+
+def open_case(
+    session: Session,
+    keys: KeyStore,
+    blind: BlindIndexer,
+    *,
+    case_id: uuid.UUID,
+    reader_person_id: int,
+    actor: Actor,
+    now: datetime,
+) -> CaseContent:
+    """Decrypt a case for someone with an active grant who is not named as accused; audited."""
+
+    def audit(outcome: AuditOutcome, **details: str | int) -> None:
+        record_event(
+            session,
+            keys,
+            actor=actor,
+            action="case.open",
+            now=now,
+            outcome=outcome,
+            object_type="case",
+            object_id=str(case_id),
+            details=details,
+        )
+
+    case = session.get(Case, case_id)
+    if case is None or not _has_grant(session, case_id, reader_person_id):
+        audit(AuditOutcome.DENIED, reason="no_grant")
+        raise CaseNotFound(str(case_id))
+    parties = session.scalars(sa.select(CaseParty).where(CaseParty.case_id == case_id)).all()
+    reader_index = blind.person(reader_person_id)
+    if any(p.kind is PartyKind.ACCUSED and p.person_index == reader_index for p in parties):
+        audit(AuditOutcome.DENIED, reason="accused")
+        raise CaseNotFound(str(case_id))
+    try:
+        content = _decrypt(session, keys, case, parties)
+    except (MissingCaseKey, KeyStoreError, DecryptionFailed) as exc:
+        audit(AuditOutcome.FAILURE, reason=type(exc).__name__)
+        raise CaseUnreadable(case.reference) from exc
+    audit(AuditOutcome.SUCCESS)
+    return content
+
+
+def _decrypt(
+    session: Session, keys: KeyStore, case: Case, parties: Sequence[CaseParty]
+) -> CaseContent:
+    cipher = case_cipher(session, keys, case.id)
+
+    def text(column: str) -> str:
+        sealed: bytes | None = getattr(case, column)
+        return cipher.open_text("cases", column, case.id, sealed) if sealed is not None else ""
+
+    complainant = json.loads(text("complainant")) if case.complainant is not None else None
+    return CaseContent(
+        case=case,
+        description=text("description"),
+        incident_period=text("incident_period"),
+        incident_place=text("incident_place"),
+        desired_outcome=text("desired_outcome"),
+        complainant=complainant,
+        parties=[_open_party(cipher, party) for party in parties],
+    )
+
+
+def _has_grant(session: Session, case_id: uuid.UUID, person_id: int) -> bool:
+    return (
+        session.scalar(
+            sa.select(CaseAccessGrant.id)
+            .where(
+                CaseAccessGrant.case_id == case_id,
+                CaseAccessGrant.person_id == person_id,
+                CaseAccessGrant.revoked_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _accused_indexes(blind: BlindIndexer, parties: Sequence[NewParty]) -> set[bytes]:
+    return {
+        blind.person(p.person_id)
+        for p in parties
+        if p.kind is PartyKind.ACCUSED and p.person_id is not None
+    }
+
+
+def _sealed_party(
+    cipher: FieldCipher, blind: BlindIndexer, case_id: uuid.UUID, party: NewParty, now: datetime
+) -> CaseParty:
+    party_id = uuid.uuid4()
+
+    def seal(column: str, text: str | None) -> bytes | None:
+        return cipher.seal_text("case_parties", column, party_id, text) if text else None
+
+    return CaseParty(
+        id=party_id,
+        case_id=case_id,
+        kind=party.kind,
+        person_index=blind.person(party.person_id) if party.person_id is not None else None,
+        name_index=blind.name(party.name) if party.name else None,
+        person_ref=seal(
+            "person_ref", str(party.person_id) if party.person_id is not None else None
+        ),
+        name=seal("name", party.name),
+        relation_to_complainant=seal("relation_to_complainant", party.relation_to_complainant),
+        created_at=now,
+    )
+
+
+def _open_party(cipher: FieldCipher, party: CaseParty) -> PartyContent:
+    def text(column: str) -> str | None:
+        sealed: bytes | None = getattr(party, column)
+        return cipher.open_text("case_parties", column, party.id, sealed) if sealed else None
+
+    person_ref = text("person_ref")
+    return PartyContent(
+        id=party.id,
+        kind=party.kind,
+        person_id=int(person_ref) if person_ref else None,
+        name=text("name"),
+        relation_to_complainant=text("relation_to_complainant"),
+    )
+
+
+def _unused_reference(session: Session, now: datetime) -> str:
+    while True:
+        reference = new_reference(now)
+        if session.scalar(sa.select(Case.id).where(Case.reference == reference)) is None:
+            return reference

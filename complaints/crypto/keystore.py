@@ -1,0 +1,307 @@
+"""Key stores: where key-encryption keys (KEKs) and per-purpose secrets live, outside the database.
+
+A :class:`KeyStore` wraps and unwraps data keys; the KEKs themselves never leave it, so a
+KMS (Vault/OpenBao transit, a PKCS#11 HSM) can stand in for the local directory provider.
+Everything fails closed: a missing or unreadable store raises :class:`KeyStoreUnavailable`,
+and no method ever creates a key as a side effect of reading one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+WRAP_FORMAT = b"\x01"
+WRAP_AAD_PREFIX = b"complaints:dek-wrap:v1|"
+STORE_FORMAT = 1
+
+
+class KeyStoreError(RuntimeError):
+    """Base class for key store failures."""
+
+
+class KeyStoreUnavailable(KeyStoreError):
+    """The key store cannot be reached or read; nothing may be encrypted or decrypted."""
+
+
+class KeyStoreExists(KeyStoreError):
+    """``init`` was asked to create a store where one already exists."""
+
+
+class UnknownKey(KeyStoreError):
+    """A key id that the store does not hold (destroyed, or never existed)."""
+
+
+class UnwrapFailed(KeyStoreError):
+    """A wrapped key did not authenticate: tampered, or moved to another case."""
+
+
+class SecretPurpose(StrEnum):
+    """Each keyed hash or side secret has its own key, so one leaking does not expose another."""
+
+    RECEIPT_INDEX = "receipt-index"
+    ACCUSED_INDEX = "accused-index"
+    COMPLAINANT_INDEX = "complainant-index"
+    AUDIT_CHAIN = "audit-chain"
+    ACCOUNT_SECRETS = "account-secrets"
+
+
+class KekStatus(StrEnum):
+    ACTIVE = "active"  # wraps new data keys
+    PREVIOUS = "previous"  # unwraps only; its slots are waiting to be rewrapped
+    RETIRED = "retired"  # no slot uses it any more; kept to read restored backups
+
+
+@dataclass(frozen=True)
+class KekInfo:
+    key_id: str
+    status: KekStatus
+    created_at: str
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    key_id: str
+    blob: bytes
+
+
+class KeyStore(Protocol):
+    """What the application needs from a key store."""
+
+    description: str
+
+    def check(self) -> None:
+        """Raise KeyStoreUnavailable unless every key the application needs can be read."""
+
+    def active_kek_id(self) -> str: ...
+
+    def wrap(self, dek: bytes, context: bytes) -> WrappedKey:
+        """Wrap ``dek`` with the active KEK, bound to ``context`` (e.g. the case id)."""
+
+    def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes: ...
+
+    def secret(self, purpose: SecretPurpose) -> bytes: ...
+
+    def keks(self) -> list[KekInfo]: ...
+
+    def create_kek(self, now: datetime) -> str:
+        """Create a new KEK and make it the active one; the old active KEK becomes previous."""
+
+    def retire_kek(self, key_id: str) -> None: ...
+
+
+def _wrap_aad(key_id: str, context: bytes) -> bytes:
+    return WRAP_AAD_PREFIX + key_id.encode() + b"|" + context
+
+
+def wrap_with(kek: bytes, key_id: str, dek: bytes, context: bytes) -> bytes:
+    """AES-256-GCM wrap of a data key: ``format | nonce | ciphertext+tag``."""
+    nonce = os.urandom(NONCE_BYTES)
+    return WRAP_FORMAT + nonce + AESGCM(kek).encrypt(nonce, dek, _wrap_aad(key_id, context))
+
+
+def unwrap_with(kek: bytes, key_id: str, blob: bytes, context: bytes) -> bytes:
+    if blob[:1] != WRAP_FORMAT or len(blob) != 1 + NONCE_BYTES + KEY_BYTES + 16:
+        raise UnwrapFailed("wrapped key has an unknown format")
+    nonce = blob[1 : 1 + NONCE_BYTES]
+    try:
+        return AESGCM(kek).decrypt(nonce, blob[1 + NONCE_BYTES :], _wrap_aad(key_id, context))
+    except InvalidTag:
+        raise UnwrapFailed("wrapped key failed authentication") from None
+
+
+class LocalKeyStore:
+    """Keys as files in a directory of their own (mode 0700, files 0600).
+
+    Layout: ``keystore.json`` (which KEK is active, the status of each), ``kek/<id>.key`` and
+    ``secret/<purpose>.key`` (base64). The state file is re-read when it changes, so a rotation
+    done by the CLI reaches running workers without a restart.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.description = f"local key store at {self.path}"
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] | None = None
+        self._state_mtime: int | None = None
+        self._keys: dict[str, bytes] = {}
+
+    # Creation ---------------------------------------------------------------------------
+
+    @classmethod
+    def initialise(cls, path: Path, now: datetime, *, development: bool = False) -> LocalKeyStore:
+        """Create a new store with one active KEK and a secret per purpose."""
+        path = Path(path)
+        if (path / "keystore.json").exists():
+            raise KeyStoreExists(f"a key store already exists at {path}")
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        for sub in ("kek", "secret"):
+            (path / sub).mkdir(mode=0o700, exist_ok=True)
+        if development:
+            _write_private(
+                path / "README.txt",
+                b"DEVELOPMENT KEY STORE - created automatically by 'make run'.\n"
+                b"Do not use it for real complaints. In production create the key store with\n"
+                b"'flask --app wsgi keys init' on protected storage, or use a KMS, and back it\n"
+                b"up separately from the database.\n",
+            )
+        store = cls(path)
+        store._save_state({"format": STORE_FORMAT, "active": None, "keks": {}})
+        store.add_missing_secrets()
+        store.create_kek(now)
+        return store
+
+    def add_missing_secrets(self) -> list[SecretPurpose]:
+        """Create secrets for purposes this store does not have yet (after an upgrade)."""
+        added = []
+        for purpose in SecretPurpose:
+            target = self.path / "secret" / f"{purpose.value}.key"
+            if not target.exists():
+                _write_key(target, secrets.token_bytes(KEY_BYTES))
+                added.append(purpose)
+        return added
+
+    # KeyStore protocol ----------------------------------------------------------------------
+
+    def check(self) -> None:
+        state = self._current_state()
+        active = state.get("active")
+        if not active:
+            raise KeyStoreUnavailable(f"{self.description} has no active key")
+        self._kek(active)
+        for purpose in SecretPurpose:
+            self.secret(purpose)
+
+    def active_kek_id(self) -> str:
+        active = self._current_state().get("active")
+        if not active:
+            raise KeyStoreUnavailable(f"{self.description} has no active key")
+        return str(active)
+
+    def wrap(self, dek: bytes, context: bytes) -> WrappedKey:
+        key_id = self.active_kek_id()
+        return WrappedKey(key_id, wrap_with(self._kek(key_id), key_id, dek, context))
+
+    def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
+        return unwrap_with(self._kek(wrapped.key_id), wrapped.key_id, wrapped.blob, context)
+
+    def secret(self, purpose: SecretPurpose) -> bytes:
+        return self._read_key(f"secret:{purpose.value}", self.path / "secret" / f"{purpose}.key")
+
+    def keks(self) -> list[KekInfo]:
+        state = self._current_state()
+        return [
+            KekInfo(key_id, KekStatus(info["status"]), info["created_at"])
+            for key_id, info in sorted(state["keks"].items(), key=lambda kv: kv[1]["created_at"])
+        ]
+
+    def create_kek(self, now: datetime) -> str:
+        with self._lock:
+            state = self._current_state(locked=True)
+            key_id = f"kek-{now:%Y%m%d}-{secrets.token_hex(4)}"
+            _write_key(self.path / "kek" / f"{key_id}.key", secrets.token_bytes(KEY_BYTES))
+            for info in state["keks"].values():
+                if info["status"] == KekStatus.ACTIVE:
+                    info["status"] = KekStatus.PREVIOUS.value
+            state["keks"][key_id] = {
+                "status": KekStatus.ACTIVE.value,
+                "created_at": now.isoformat(timespec="seconds"),
+            }
+            state["active"] = key_id
+            self._save_state(state)
+            return key_id
+
+    def retire_kek(self, key_id: str) -> None:
+        with self._lock:
+            state = self._current_state(locked=True)
+            info = state["keks"].get(key_id)
+            if info is None:
+                raise UnknownKey(key_id)
+            if state["active"] == key_id:
+                raise KeyStoreError("the active key cannot be retired")
+            info["status"] = KekStatus.RETIRED.value
+            self._save_state(state)
+
+    # Internals ------------------------------------------------------------------------------
+
+    def _kek(self, key_id: str) -> bytes:
+        if key_id not in self._current_state()["keks"]:
+            raise UnknownKey(key_id)
+        return self._read_key(f"kek:{key_id}", self.path / "kek" / f"{key_id}.key")
+
+    def _read_key(self, cache_key: str, file: Path) -> bytes:
+        cached = self._keys.get(cache_key)
+        if cached is not None:
+            return cached
+        try:
+            raw = base64.b64decode(file.read_bytes().strip(), validate=True)
+        except FileNotFoundError:
+            raise KeyStoreUnavailable(f"{self.description} lacks {file.name}") from None
+        except (OSError, ValueError) as exc:
+            raise KeyStoreUnavailable(f"{self.description}: cannot read {file.name}") from exc
+        if len(raw) != KEY_BYTES:
+            raise KeyStoreUnavailable(f"{self.description}: {file.name} is not a 256-bit key")
+        self._keys[cache_key] = raw
+        return raw
+
+    def _current_state(self, *, locked: bool = False) -> dict[str, Any]:
+        state_file = self.path / "keystore.json"
+        try:
+            mtime = state_file.stat().st_mtime_ns
+        except OSError:
+            raise KeyStoreUnavailable(f"{self.description} is missing or unreadable") from None
+        if self._state is None or mtime != self._state_mtime:
+            try:
+                state = json.loads(state_file.read_text())
+            except (OSError, ValueError) as exc:
+                raise KeyStoreUnavailable(f"{self.description}: keystore.json unreadable") from exc
+            if state.get("format") != STORE_FORMAT:
+                raise KeyStoreUnavailable(f"{self.description}: unknown keystore.json format")
+            self._state, self._state_mtime = state, mtime
+        if locked:
+            # Callers that change the state get a private copy to edit.
+            copy: dict[str, Any] = json.loads(json.dumps(self._state))
+            return copy
+        return self._state
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        _write_private(self.path / "keystore.json", json.dumps(state, indent=2).encode())
+        self._state = None
+
+
+def _write_key(target: Path, key: bytes) -> None:
+    _write_private(target, base64.b64encode(key) + b"\n")
+
+
+def _write_private(target: Path, content: bytes) -> None:
+    """Write atomically with mode 0600: a crash leaves the old file or the new, never half."""
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,211 @@
+"""Case data keys in key slots, and key rotation.
+
+A case's data key (DEK) exists in the database only wrapped by a KEK from the key store.
+Rotating the KEK rewraps the slots; no field is ever re-encrypted for a rotation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from complaints.audit.services import Actor, record_event
+from complaints.crypto.blind_index import BlindIndexer
+from complaints.crypto.envelope import FieldCipher, new_data_key
+from complaints.crypto.keystore import KekStatus, KeyStore, LocalKeyStore, WrappedKey
+from complaints.crypto.models import KeySlot, KeySlotKind
+from complaints.settings import Settings
+
+STORE_HOLDER = "store"
+
+
+class MissingCaseKey(LookupError):
+    """The case has no key slot the server can open (destroyed by retention, or never made)."""
+
+
+def open_keystore(settings: Settings) -> KeyStore:
+    """The key store named by the settings. Opening reads nothing; ``check()`` does."""
+    return LocalKeyStore(settings.resolved_keystore_path)
+
+
+def init_app(app: Flask, keys: KeyStore) -> None:
+    app.extensions["complaints.keystore"] = keys
+    app.extensions["complaints.indexer"] = BlindIndexer(keys)
+
+
+def keystore() -> KeyStore:
+    keys: KeyStore = current_app.extensions["complaints.keystore"]
+    return keys
+
+
+def indexer() -> BlindIndexer:
+    blind: BlindIndexer = current_app.extensions["complaints.indexer"]
+    return blind
+
+
+def _slot_context(case_id: uuid.UUID) -> bytes:
+    return f"key_slots:{case_id}".encode()
+
+
+def issue_case_key(
+    session: Session, keys: KeyStore, case_id: uuid.UUID, now: datetime
+) -> FieldCipher:
+    """Give a new case its own data key, stored wrapped in a KEK slot."""
+    dek = new_data_key()
+    wrapped = keys.wrap(dek, _slot_context(case_id))
+    session.add(
+        KeySlot(
+            case_id=case_id,
+            kind=KeySlotKind.KEK,
+            holder=STORE_HOLDER,
+            key_id=wrapped.key_id,
+            wrapped_key=wrapped.blob,
+            created_at=now,
+        )
+    )
+    return FieldCipher(dek)
+
+
+def case_cipher(session: Session, keys: KeyStore, case_id: uuid.UUID) -> FieldCipher:
+    """Unwrap the case's data key. Raises MissingCaseKey or an UnwrapFailed/KeyStore error."""
+    slot = session.scalar(
+        sa.select(KeySlot).where(
+            KeySlot.case_id == case_id,
+            KeySlot.kind == KeySlotKind.KEK,
+            KeySlot.holder == STORE_HOLDER,
+        )
+    )
+    if slot is None:
+        raise MissingCaseKey(str(case_id))
+    return FieldCipher(
+        keys.unwrap(WrappedKey(slot.key_id, slot.wrapped_key), _slot_context(case_id))
+    )
+
+
+@dataclass(frozen=True)
+class KeyUsage:
+    key_id: str
+    status: KekStatus | None  # None: slots refer to a key the store does not hold
+    created_at: str | None
+    slots: int
+
+
+def key_usage(session: Session, keys: KeyStore) -> list[KeyUsage]:
+    """Every KEK the store knows or a slot names, with the number of slots wrapped by it."""
+    counts = dict(
+        session.execute(
+            sa.select(KeySlot.key_id, sa.func.count())
+            .where(KeySlot.kind == KeySlotKind.KEK)
+            .group_by(KeySlot.key_id)
+        ).all()
+    )
+    usage = [
+        KeyUsage(info.key_id, info.status, info.created_at, counts.pop(info.key_id, 0))
+        for info in keys.keks()
+    ]
+    usage.extend(KeyUsage(key_id, None, None, count) for key_id, count in sorted(counts.items()))
+    return usage
+
+
+def rewrap_batch(session: Session, keys: KeyStore, now: datetime, batch_size: int) -> int:
+    """Rewrap up to ``batch_size`` slots that are not under the active KEK; returns how many."""
+    active = keys.active_kek_id()
+    slots = session.execute(
+        sa.select(KeySlot.id, KeySlot.case_id, KeySlot.key_id, KeySlot.wrapped_key)
+        .where(KeySlot.kind == KeySlotKind.KEK, KeySlot.key_id != active)
+        .order_by(KeySlot.id)
+        .limit(batch_size)
+    ).all()
+    if not slots:
+        return 0
+    updates = []
+    for slot in slots:
+        context = _slot_context(slot.case_id)
+        dek = keys.unwrap(WrappedKey(slot.key_id, slot.wrapped_key), context)
+        wrapped = keys.wrap(dek, context)
+        updates.append(
+            {
+                "id": slot.id,
+                "key_id": wrapped.key_id,
+                "wrapped_key": wrapped.blob,
+                "rewrapped_at": now,
+            }
+        )
+    session.execute(sa.update(KeySlot), updates)
+    return len(updates)
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    new_key_id: str | None
+    rewrapped: int
+    retired: list[str]
+
+
+def rotate_keys(
+    session: Session,
+    keys: KeyStore,
+    *,
+    actor: Actor,
+    now: datetime,
+    batch_size: int,
+    create_new: bool = True,
+    commit: Callable[[], None],
+    on_progress: Callable[[int], None] | None = None,
+) -> RotationReport:
+    """Make a new KEK active, rewrap every slot to it in committed batches, retire the old KEKs.
+
+    Safe to run again after an interruption (``create_new=False`` only finishes the rewrap):
+    each batch commits on its own, and a slot is readable under its old or its new KEK.
+    """
+    new_key_id = None
+    if create_new:
+        new_key_id = keys.create_kek(now)
+        record_event(
+            session,
+            keys,
+            actor=actor,
+            action="keys.kek_created",
+            now=now,
+            object_type="kek",
+            object_id=new_key_id,
+        )
+        commit()
+    total = 0
+    while True:
+        done = rewrap_batch(session, keys, now, batch_size)
+        if not done:
+            break
+        commit()
+        total += done
+        if on_progress:
+            on_progress(total)
+    retired = retire_unused_keks(session, keys)
+    record_event(
+        session,
+        keys,
+        actor=actor,
+        action="keys.rewrapped",
+        now=now,
+        object_type="kek",
+        object_id=keys.active_kek_id(),
+        details={"slots": total, "retired": ",".join(retired)},
+    )
+    commit()
+    return RotationReport(new_key_id, total, retired)
+
+
+def retire_unused_keks(session: Session, keys: KeyStore) -> list[str]:
+    """Mark previous KEKs that no slot uses any more as retired."""
+    retired = []
+    for usage in key_usage(session, keys):
+        if usage.status is KekStatus.PREVIOUS and usage.slots == 0:
+            keys.retire_kek(usage.key_id)
+            retired.append(usage.key_id)
+    return retired

@@ -1,0 +1,1 @@
+"""A demo organisation for development: a few ministries, ~30 people, every role."""

@@ -1,0 +1,1 @@
+"""The organisation directory: org units (a tree) and the people in them."""

@@ -1,0 +1,193 @@
+"""Typed, frozen settings from the environment (``COMPLAINTS_*``) and ``config/settings.toml``.
+
+Precedence, highest first: explicit keyword arguments (tests), environment variables, the TOML
+file, the defaults below. Production refuses to start without a real secret key, a database URL
+and a key store; the error is one line that names the missing setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "COMPLAINTS_"
+DEFAULT_SETTINGS_FILE = Path("config") / "settings.toml"
+MIN_SECRET_LENGTH = 32
+MIN_PRODUCTION_ARGON2_KIB = 19_456  # OWASP's floor for argon2id
+# Values people paste from tutorials; refusing them is cheap and catches real mistakes.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "dev", "development", "insecure", "please-change"}
+)
+
+
+class ConfigurationError(RuntimeError):
+    """The settings do not allow the application to start; the message is one line."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TESTING = "testing"
+    PRODUCTION = "production"
+
+
+def _settings_file() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}SETTINGS_FILE", DEFAULT_SETTINGS_FILE))
+
+
+class Settings(BaseSettings):
+    """Everything the application reads from its environment, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    secret_key: SecretStr | None = None
+    database_url: str | None = None
+    instance_path: Path = Path("instance")
+
+    keystore_provider: Literal["local"] = "local"
+    keystore_path: Path | None = None
+
+    default_locale: Literal["nl", "en"] = "nl"
+
+    staff_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    staff_absolute_timeout_hours: int = Field(default=10, ge=1, le=7 * 24)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_rate_limit: str = "10 per minute"
+    # argon2id cost; the defaults are RFC 9106's second recommended option (64 MiB, 3 passes).
+    argon2_memory_kib: int = Field(default=65_536, ge=32, le=4_194_304)
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    ratelimit_storage_uri: str = "memory://"
+
+    session_cookie_secure: bool | None = None
+    trusted_proxy_count: int = Field(default=0, ge=0, le=5)
+    hsts_max_age_seconds: int = Field(default=63_072_000, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    rewrap_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if raw.strip().lower() in PLACEHOLDER_SECRETS or len(raw) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be a random value of at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_settings_file())
+        return (init_settings, env_settings, toml)
+
+    # Derived values: one place decides each default so nothing else guesses.
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.instance_path / 'complaints.db').resolve()}"
+
+    @property
+    def resolved_keystore_path(self) -> Path:
+        return self.keystore_path or self.instance_path / "keys"
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.is_production
+
+    def require_startable(self) -> None:
+        """Refuse what production must never run with: no secret, no database URL."""
+        if not self.is_production:
+            return
+        if self.secret_key is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}SECRET_KEY is missing: production needs a random secret of at "
+                f"least {MIN_SECRET_LENGTH} characters"
+            )
+        if not self.database_url:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}DATABASE_URL is missing: production needs a PostgreSQL URL"
+            )
+        if self.argon2_memory_kib < MIN_PRODUCTION_ARGON2_KIB:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}ARGON2_MEMORY_KIB is too low for production "
+                f"(at least {MIN_PRODUCTION_ARGON2_KIB})"
+            )
+
+
+def current_settings() -> Settings:
+    """The settings of the running application."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["complaints.settings"]
+    return settings
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation failures into a one-line ConfigurationError."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+    settings.require_startable()
+    return settings
+
+
+def development_secret_key(settings: Settings) -> str:
+    """A random secret kept in the instance folder, so development needs no configuration.
+
+    Production never gets here (``require_startable`` demands a configured secret).
+    """
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    if settings.is_production:
+        raise ConfigurationError(f"{ENV_PREFIX}SECRET_KEY is missing")
+    path = settings.instance_path / "secret_key"
+    if not path.exists():
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "settings"
+    name = f"{ENV_PREFIX}{field.upper()}"
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {field!r} in {_settings_file()}"
+    return f"{name} is invalid: {error['msg']}"

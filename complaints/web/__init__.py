@@ -1,0 +1,1 @@
+"""The web shell: layout, language, security headers, error pages, health checks."""

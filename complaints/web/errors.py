@@ -1,0 +1,97 @@
+"""Error pages: a plain, translated explanation and a way on. Never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, g, render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from complaints.crypto.keystore import KeyStoreUnavailable
+from complaints.logs import get_logger
+from complaints.web.i18n import _
+
+log = get_logger(__name__)
+
+FALLBACK_PAGE = (
+    "<!doctype html><html lang=nl><meta charset=utf-8><title>Storing</title>"
+    "<h1>Er ging iets mis</h1><p>Probeer het later opnieuw.</p>"
+    "<p lang=en>Something went wrong. Please try again later.</p></html>"
+)
+
+
+def _texts(code: int) -> tuple[str, str]:
+    texts = {
+        400: (_("The request could not be processed"), _("Please go back and try again.")),
+        403: (_("No access"), _("You do not have access to this page.")),
+        404: (
+            _("Page not found"),
+            _("This page does not exist, or you do not have access to it. Check the address."),
+        ),
+        405: (_("Not allowed"), _("This page cannot be used in this way.")),
+        413: (
+            _("Too large"),
+            _("What you sent is too large. Files may be at most the size shown."),
+        ),
+        429: (
+            _("Too many attempts"),
+            _("You tried this too often in a short time. Wait a few minutes and try again."),
+        ),
+        503: (
+            _("Temporarily unavailable"),
+            _(
+                "The service is temporarily unavailable. Nothing you sent was saved; please try "
+                "again in a few minutes."
+            ),
+        ),
+    }
+    return texts.get(
+        code,
+        (_("Something went wrong"), _("An error occurred on our side. Please try again later.")),
+    )
+
+
+def render_error(
+    code: int, title: str | None = None, explanation: str | None = None
+) -> tuple[str, int]:
+    g.rendering_error = True
+    default_title, default_explanation = _texts(code)
+    try:
+        page = render_template(
+            "errors/error.html",
+            code=code,
+            title=title or default_title,
+            explanation=explanation or default_explanation,
+        )
+    except Exception:  # the error page itself failed: still no trace for the user
+        log.exception("error_page.render_failed", status=code)
+        page = FALLBACK_PAGE
+    return page, code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_error: CSRFError) -> tuple[str, int]:
+        return render_error(
+            400,
+            _("This form has expired"),
+            _(
+                "For your safety forms expire after a while. Go back, reload the page and send "
+                "the form again."
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        return render_error(error.code or 500)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError) -> tuple[str, int]:
+        original = error.original_exception or error
+        if isinstance(original, OperationalError | KeyStoreUnavailable) or (
+            isinstance(original, DBAPIError) and original.connection_invalidated
+        ):
+            log.error("service_unavailable", error=type(original).__name__)
+            return render_error(503)
+        log.error("unhandled_error", error=type(original).__name__, exc_info=original)
+        return render_error(500)

@@ -1,0 +1,220 @@
+"""Test data: org units, people, accounts, cases; and a client that logs in like a browser."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyotp
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from complaints.accounts.login import passwords
+from complaints.accounts.models import Account, Role, RoleAssignment, RoleSource
+from complaints.accounts.services import begin_totp_enrolment
+from complaints.cases.models import Case, Disclosure, GrantRole, PartyKind, Route
+from complaints.cases.services import NewCase, NewGrant, NewParty, create_case
+from complaints.crypto.services import indexer, keystore
+from complaints.directory.models import OrgUnit, OrgUnitKind, Person
+
+PASSWORD = "correct horse battery staple"
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(page: TestResponse | str) -> str:
+    html = page if isinstance(page, str) else page.get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@dataclass
+class Org:
+    government: OrgUnit
+    ministry: OrgUnit
+    directorate: OrgUnit
+
+
+def make_unit(
+    session: Session, code: str, kind: OrgUnitKind, parent: OrgUnit | None, now: datetime
+) -> OrgUnit:
+    unit = OrgUnit(
+        code=code,
+        name=f"Unit {code}",
+        kind=kind,
+        parent_id=parent.id if parent else None,
+        active=True,
+        updated_at=now,
+    )
+    session.add(unit)
+    session.flush()
+    if kind is OrgUnitKind.MINISTRY:
+        unit.ministry_id = unit.id
+    elif parent is not None:
+        unit.ministry_id = parent.ministry_id
+    session.flush()
+    return unit
+
+
+def make_org(session: Session, now: datetime, code: str = "MIN") -> Org:
+    government = session.scalar(sa.select(OrgUnit).where(OrgUnit.kind == OrgUnitKind.GOVERNMENT))
+    if government is None:
+        government = make_unit(session, "GOV", OrgUnitKind.GOVERNMENT, None, now)
+    ministry = make_unit(session, code, OrgUnitKind.MINISTRY, government, now)
+    directorate = make_unit(session, f"{code}-DIR", OrgUnitKind.DIRECTORATE, ministry, now)
+    return Org(government, ministry, directorate)
+
+
+def make_person(
+    session: Session,
+    unit: OrgUnit,
+    now: datetime,
+    *,
+    name: str | None = None,
+    manager: Person | None = None,
+) -> Person:
+    number = secrets.token_hex(4)
+    person = Person(
+        employee_number=number,
+        name=name or f"Person {number}",
+        email=f"p{number}@example.org",
+        unit_id=unit.id,
+        manager_id=manager.id if manager else None,
+        active=True,
+        updated_at=now,
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+@dataclass
+class StaffLogin:
+    account: Account
+    person: Person
+    password: str
+    totp_secret: str | None
+
+
+def make_account(
+    session: Session,
+    person: Person,
+    now: datetime,
+    *,
+    roles: tuple[tuple[Role, OrgUnit | None], ...] = (),
+    enrolled: bool = True,
+    must_change_password: bool = False,
+    password: str = PASSWORD,
+) -> StaffLogin:
+    account = Account(
+        person_id=person.id,
+        login=person.email.lower(),
+        password_hash=passwords().hash(password),
+        must_change_password=must_change_password,
+        failed_attempts=0,
+        active=True,
+        created_at=now,
+    )
+    session.add(account)
+    session.flush()
+    secret = None
+    if enrolled:
+        secret = begin_totp_enrolment(keystore(), account)
+        account.totp_confirmed_at = now
+    for role, scope in roles:
+        session.add(
+            RoleAssignment(
+                person_id=person.id,
+                role=role,
+                scope_unit_id=scope.id if scope else None,
+                source=RoleSource.MANUAL,
+                created_at=now,
+            )
+        )
+    session.flush()
+    return StaffLogin(account, person, password, secret)
+
+
+def make_case(
+    session: Session,
+    now: datetime,
+    *,
+    handler: Person,
+    description: str = "Er werd een racistische opmerking gemaakt tijdens het overleg.",
+    accused: tuple[NewParty, ...] = (),
+    complainant: dict[str, str] | None = None,
+    organisation: OrgUnit | None = None,
+) -> Case:
+    draft = NewCase(
+        route=Route.CONFIDANT,
+        category="discrimination",
+        grounds=("race",),
+        disclosure=Disclosure.CONFIDENTIAL if complainant else Disclosure.ANONYMOUS,
+        description=description,
+        organisation_id=organisation.id if organisation else None,
+        incident_period="maart 2026",
+        incident_place="vergaderzaal 4.12",
+        desired_outcome="Dat het stopt.",
+        complainant=complainant,
+        parties=accused,
+    )
+    return create_case(
+        session,
+        keystore(),
+        indexer(),
+        draft,
+        grants=[NewGrant(handler.id, GrantRole.CONFIDANT)],
+        now=now,
+    )
+
+
+def accused(person: Person | None = None, name: str | None = None) -> NewParty:
+    return NewParty(
+        kind=PartyKind.ACCUSED,
+        person_id=person.id if person else None,
+        name=name,
+        relation_to_complainant="collega",
+    )
+
+
+def totp_code(secret: str, when: datetime) -> str:
+    return pyotp.TOTP(secret).at(when)
+
+
+def log_in(
+    client: FlaskClient, staff: StaffLogin, when: datetime, next_url: str | None = None
+) -> TestResponse:
+    """Log in through the real forms (CSRF included); returns the final redirect response."""
+    assert staff.totp_secret is not None
+    url = "/aanmelden" + (f"?next={next_url}" if next_url else "")
+    page = client.get(url)
+    response = client.post(
+        "/aanmelden",
+        data={
+            "email": staff.account.login,
+            "password": staff.password,
+            "next": next_url or "",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert response.headers["Location"].endswith("/aanmelden/code")
+    page = client.get("/aanmelden/code")
+    response = client.post(
+        "/aanmelden/code",
+        data={"code": totp_code(staff.totp_secret, when), "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response
+
+
+def app_now(app: Flask) -> datetime:
+    from complaints.clock import now
+
+    with app.app_context():
+        return now()
