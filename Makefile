@@ -33,13 +33,15 @@ install-test: $(VENV)/.installed-test
 
 # Compiled catalogues (.mo) are build output, never committed.
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile --quiet --statistics -d complaints/translations 2>&1 | grep -v "^$$" || true
+	@$(BIN)/pybabel -q compile -d complaints/translations
 
+# After changing texts: refresh the template and add new messages to the Dutch catalogue,
+# then translate them in complaints/translations/nl/LC_MESSAGES/messages.po.
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
-		--project complaints -o complaints/translations/messages.pot complaints
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching --ignore-obsolete -i complaints/translations/messages.pot \
-		-d complaints/translations
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --no-location --sort-output --project complaints \
+		-o complaints/translations/messages.pot .
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -w 100 \
+		-i complaints/translations/messages.pot -d complaints/translations -l nl
 
 run: install translations
 	@mkdir -p instance

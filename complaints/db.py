@@ -100,12 +100,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_engine(url: str) -> Engine:
-    """An engine for ``url`` with the per-dialect settings this application relies on."""
+    """An engine for ``url`` with the per-dialect settings this application relies on.
+
+    ``hide_parameters`` keeps bound values (names from the directory, ciphertext) out of
+    exception messages, which end up in logs.
+    """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 class Database:
@@ -130,9 +134,11 @@ class Database:
     def new_session(self) -> Session:
         return self._sessionmaker()
 
-    def ping(self) -> None:
+    def schema_revision(self) -> str | None:
+        """The migration the database is at; raises if the database cannot be reached."""
         with self.new_session() as session:
-            session.execute(sa.text("SELECT 1"))
+            revision: str | None = session.scalar(sa.text("SELECT version_num FROM alembic_version"))
+            return revision
 
 
 def database() -> Database:

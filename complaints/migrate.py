@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -9,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flask.cli import AppGroup
 from sqlalchemy import Connection, Engine
 
 from complaints import db
@@ -24,7 +26,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest migration shipped with this code (read once per process)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
@@ -47,9 +51,7 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(alembic_config(connection), revision)
 
 
-@click.group("db", help="Database schema (Alembic migrations).")
-def group() -> None:
-    pass
+group = AppGroup("db", help="Database schema (Alembic migrations).")
 
 
 @group.command("upgrade", help="Apply migrations up to REVISION (default: the newest).")

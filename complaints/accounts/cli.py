@@ -6,6 +6,7 @@ import sys
 
 import click
 import sqlalchemy as sa
+from flask.cli import AppGroup
 from sqlalchemy.orm import Session, joinedload
 
 from complaints import db
@@ -28,10 +29,7 @@ from complaints.clock import now
 from complaints.crypto.services import keystore
 from complaints.directory.models import OrgUnit
 
-
-@click.group("users", help="Staff accounts.")
-def group() -> None:
-    pass
+group = AppGroup("users", help="Staff accounts.")
 
 
 def _read_password(from_stdin: bool) -> tuple[str, bool]:

@@ -127,7 +127,12 @@ def login() -> Response | str:
             cookie_session[LOGIN_NEXT] = safe_next(form.next.data, _home())
             return redirect(_second_step(account), code=303)
     form.password.data = ""
-    return render_template("accounts/login.html", form=form, failed=failed)
+    return render_template(
+        "accounts/login.html",
+        form=form,
+        failed=failed,
+        lockout_minutes=current_settings().login_lockout_minutes,
+    )
 
 
 @bp.route("/aanmelden/nieuw-wachtwoord", methods=["GET", "POST"])

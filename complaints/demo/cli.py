@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import pyotp
+from flask.cli import AppGroup
 
 from complaints import db
 from complaints.accounts.login import passwords
@@ -14,10 +15,7 @@ from complaints.crypto.services import keystore
 from complaints.demo.services import demo_logins, demo_password, is_empty, seed_demo
 from complaints.settings import current_settings
 
-
-@click.group("demo", help="The demo organisation (development only).")
-def group() -> None:
-    pass
+group = AppGroup("demo", help="The demo organisation (development only).")
 
 
 def _refuse_in_production() -> None:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField
+from wtforms import HiddenField
+from wtforms.validators import AnyOf
 
-from complaints.web.i18n import _l
+from complaints.web.i18n import LANGUAGES
 
 
 class LanguageForm(FlaskForm):
-    language = SelectField(_l("Language"), choices=[("nl", "Nederlands"), ("en", "English")])
+    language = HiddenField(validators=[AnyOf(list(LANGUAGES))])
     next = HiddenField()

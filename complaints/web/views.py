@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from complaints import db
+from complaints import db, migrate
 from complaints.crypto.keystore import KeyStoreError
 from complaints.crypto.services import keystore
 from complaints.logs import get_logger
@@ -48,10 +48,11 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Readiness: the database answers and the key store can be read."""
+    """Readiness: the database answers with the current schema, and the key store can be read."""
     checks = {"database": "ok", "keystore": "ok"}
     try:
-        db.database().ping()
+        if db.database().schema_revision() != migrate.head_revision():
+            checks["database"] = "migrations pending"
     except Exception:  # any failure means "not ready"; the log says which
         log.warning("readiness.database_unavailable", exc_info=True)
         checks["database"] = "unavailable"

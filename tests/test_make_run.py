@@ -1,0 +1,138 @@
+"""The README's first command, as a newcomer runs it: `make run`, then log in as a demo user."""
+
+from __future__ import annotations
+
+import html
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 180
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Browser:
+    """Just enough of a browser: cookies, forms with CSRF tokens, no redirects followed."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
+        )
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self._open(urllib.request.Request(self.base + path))
+
+    def post(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
+        body = urllib.parse.urlencode(fields).encode()
+        return self._open(urllib.request.Request(self.base + path, data=body, method="POST"))
+
+    def _open(self, request: urllib.request.Request) -> tuple[int, str]:
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            location = error.headers.get("Location", "")
+            return error.code, location or error.read().decode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _token(page: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPLAINTS_")}
+    env["COMPLAINTS_INSTANCE_PATH"] = str(tmp_path / "instance")
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"PORT={port}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "make run stopped:\n" + "".join(output)
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("make run did not become ready:\n" + "".join(output))
+        yield base, output
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        reader.join(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_make_run_gives_a_working_product(running: tuple[str, list[str]], tmp_path: Path) -> None:
+    base, output = running
+    text = "".join(output)
+    assert "DEVELOPMENT KEY STORE" in text
+    assert "Demo log-ins" in text
+    password_match = re.search(r"password: (demo-\S+)", text)
+    assert password_match
+    assert "i.hoekstra@bzk.example" in text  # a confidant
+    assert (tmp_path / "instance" / "complaints.db").exists()
+    assert (tmp_path / "instance" / "keys" / "keystore.json").exists()
+
+    browser = Browser(base)
+    status, page = browser.get("/aanmelden")
+    assert status == 200
+    assert "Inloggen medewerkers" in page
+    status, location = browser.post(
+        "/aanmelden",
+        {"email": "i.hoekstra@bzk.example", "password": password_match.group(1), "csrf_token": _token(page)},
+    )
+    assert (status, location) == (303, "/aanmelden/code-instellen")
+    status, page = browser.get("/aanmelden/code-instellen")
+    key = re.search(r"<code>([A-Z2-7 ]+)</code>", page)
+    assert key
+    code = pyotp.TOTP(key.group(1).replace(" ", "")).at(datetime.now(UTC))
+    status, location = browser.post("/aanmelden/code-instellen", {"code": code, "csrf_token": _token(page)})
+    assert (status, location) == (303, "/account")
+    status, page = browser.get("/account")
+    assert status == 200
+    assert "Ingrid Hoekstra" in html.unescape(page)
+    assert "Vertrouwenspersoon" in page
+    # The development server's access log (client address, full URL) is not printed.
+    assert '"GET /account' not in "".join(output)
