@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 
 from complaints import db
 from complaints.audit.services import Actor
@@ -12,10 +13,7 @@ from complaints.clock import now
 from complaints.crypto.services import keystore
 from complaints.directory.services import DirectoryImportError, import_directory
 
-
-@click.group("directory", help="The organisation directory (org units and people).")
-def group() -> None:
-    pass
+group = AppGroup("directory", help="The organisation directory (org units and people).")
 
 
 @group.command("import", help="Import org units and people; see docs/directory-import.md.")
