@@ -291,7 +291,7 @@ def assign_role(
     actor: Actor,
     now: datetime,
 ) -> bool:
-    """Give a role by hand (kept across directory imports). False if the person already had it."""
+    """Give a role by hand, kept across directory imports. False if it was given by hand before."""
     existing = session.scalar(
         sa.select(RoleAssignment).where(
             RoleAssignment.person_id == person.id,
@@ -301,17 +301,21 @@ def assign_role(
             else RoleAssignment.scope_unit_id == scope_unit_id,
         )
     )
-    if existing is not None:
+    if existing is not None and existing.source is RoleSource.MANUAL:
         return False
-    session.add(
-        RoleAssignment(
-            person_id=person.id,
-            role=role,
-            scope_unit_id=scope_unit_id,
-            source=RoleSource.MANUAL,
-            created_at=now,
+    if existing is not None:
+        # Held through the directory until now: given by hand, the next import must keep it.
+        existing.source = RoleSource.MANUAL
+    else:
+        session.add(
+            RoleAssignment(
+                person_id=person.id,
+                role=role,
+                scope_unit_id=scope_unit_id,
+                source=RoleSource.MANUAL,
+                created_at=now,
+            )
         )
-    )
     record_event(
         session,
         keys,

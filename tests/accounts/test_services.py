@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from complaints.accounts.services import (
 from complaints.audit.models import AuditEvent
 from complaints.audit.services import Actor
 from complaints.crypto.services import keystore
+from complaints.directory.models import OrgUnit, Person
 from tests.conftest import Clock, app_session
 from tests.factories import PASSWORD, StaffLogin, make_account, make_org, make_person, totp_code
 
@@ -221,3 +223,29 @@ def test_changing_ones_password_keeps_this_session_only(app: Flask, staff: Staff
         assert resolve_session(session, here.token, SessionStage.FULL, login_policy(), clock()) is not None
         assert resolve_session(session, elsewhere.token, SessionStage.FULL, login_policy(), clock()) is None
         assert end_all_sessions(session, account.id, reason="test", now=clock()) == 1
+
+
+def test_a_role_given_by_hand_survives_the_next_directory_import(app: Flask, clock: Clock, tmp_path: Path) -> None:
+    from complaints.accounts.models import Role, RoleAssignment, RoleSource
+    from complaints.accounts.services import assign_role
+    from complaints.directory.services import import_directory
+
+    org_csv = tmp_path / "org.csv"
+    people_csv = tmp_path / "people.csv"
+    org_csv.write_text("code,name,kind,parent_code\nGOV,Rijk,government,\nMIN,Ministerie,ministry,GOV\n")
+    people_csv.write_text("employee_number,name,email,unit_code,roles\n1,Ingrid,i@example.org,MIN,confidant@MIN\n")
+    with app_session(app) as session:
+        import_directory(session, keystore(), org_file=org_csv, people_file=people_csv,
+                         actor=Actor.operator(), now=clock())
+        person = session.scalars(sa.select(Person)).one()
+        ministry = session.scalars(sa.select(OrgUnit).where(OrgUnit.code == "MIN")).one()
+        assert assign_role(session, keystore(), person=person, role=Role.CONFIDANT,
+                           scope_unit_id=ministry.id, actor=Actor.operator(), now=clock())
+        assert not assign_role(session, keystore(), person=person, role=Role.CONFIDANT,
+                               scope_unit_id=ministry.id, actor=Actor.operator(), now=clock())
+    people_csv.write_text("employee_number,name,email,unit_code,roles\n1,Ingrid,i@example.org,MIN,\n")
+    with app_session(app) as session:
+        import_directory(session, keystore(), org_file=org_csv, people_file=people_csv,
+                         actor=Actor.operator(), now=clock())
+        roles = session.scalars(sa.select(RoleAssignment)).all()
+        assert [(r.role, r.source) for r in roles] == [(Role.CONFIDANT, RoleSource.MANUAL)]
