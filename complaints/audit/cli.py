@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 from complaints import db
 from complaints.audit.services import verify_chain
 from complaints.crypto.keystore import KeyStoreError
 from complaints.crypto.services import keystore
 
-
-@click.group("audit", help="The audit log.")
-def group() -> None:
-    pass
+group = AppGroup("audit", help="The audit log.")
 
 
 @group.command("verify", help="Check the hash chain; print OK or the first broken event.")

@@ -13,7 +13,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,6 +77,8 @@ def record_event(
     details: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given; use an aware UTC datetime")
     clean_details = _checked_details(details or {})
     _lock_chain(session)
     head = session.execute(
@@ -109,11 +111,14 @@ def verify_chain(session: Session, keys: KeyStore, *, batch_size: int = 2000) ->
     previous: AuditEvent | None = None
     last_seq = 0
     while True:
+        # populate_existing: check what the database holds, not the copies this session
+        # may already have of the same events.
         events = session.scalars(
             sa.select(AuditEvent)
             .where(AuditEvent.seq > last_seq)
             .order_by(AuditEvent.seq)
             .limit(batch_size)
+            .execution_options(populate_existing=True)
         ).all()
         if not events:
             break
@@ -125,8 +130,9 @@ def verify_chain(session: Session, keys: KeyStore, *, batch_size: int = 2000) ->
                 first_seq = event.seq
             previous = event
             checked += 1
+        # No expunge_all(): the session is the caller's. The identity map holds only weak
+        # references, so checked events are freed once this loop drops them.
         last_seq = events[-1].seq
-        session.expunge_all()
     return ChainReport(checked, first_seq, previous.seq if previous else None)
 
 
@@ -147,7 +153,8 @@ def _event_hash(key: bytes, event: AuditEvent) -> str:
     canonical = json.dumps(
         [
             event.seq,
-            event.occurred_at.isoformat(timespec="microseconds"),
+            # In UTC, as the database gives it back, whatever zone ``now`` was given in.
+            event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
             event.actor_kind.value,
             event.actor_id,
             event.action,

@@ -119,6 +119,9 @@ def create_case(
             raise ValueError("a person named as accused can never be granted access")
 
     case_id = uuid.uuid4()
+    # Look the reference up before the key slot is pending: the query's autoflush would
+    # otherwise insert the slot ahead of the case row it refers to.
+    reference = _unused_reference(session, now)
     cipher = issue_case_key(session, keys, case_id, now)
 
     def seal(column: str, text: str) -> bytes:
@@ -126,7 +129,7 @@ def create_case(
 
     case = Case(
         id=case_id,
-        reference=_unused_reference(session, now),
+        reference=reference,
         route=draft.route,
         state=draft.initial_state,
         category=draft.category,
@@ -276,7 +279,10 @@ def _sealed_party(
 def _open_party(cipher: FieldCipher, party: CaseParty) -> PartyContent:
     def text(column: str) -> str | None:
         sealed: bytes | None = getattr(party, column)
-        return cipher.open_text("case_parties", column, party.id, sealed) if sealed else None
+        # ``is not None``, not truthiness: an emptied ciphertext is damage, not a missing value.
+        if sealed is None:
+            return None
+        return cipher.open_text("case_parties", column, party.id, sealed)
 
     person_ref = text("person_ref")
     return PartyContent(

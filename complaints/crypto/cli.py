@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
+from flask.cli import AppGroup
 
 from complaints import db, migrate
 from complaints.audit.services import Actor, record_event
@@ -23,9 +24,7 @@ DEV_WARNING = """
 """
 
 
-@click.group("keys", help="Key-encryption keys and per-purpose secrets (the key store).")
-def group() -> None:
-    pass
+group = AppGroup("keys", help="Key-encryption keys and per-purpose secrets (the key store).")
 
 
 @group.command("init", help="Create the key store with a first active key.")

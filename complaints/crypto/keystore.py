@@ -136,7 +136,7 @@ class LocalKeyStore:
         self.description = f"local key store at {self.path}"
         self._lock = threading.Lock()
         self._state: dict[str, Any] | None = None
-        self._state_mtime: int | None = None
+        self._state_version: tuple[int, int, int] | None = None
         self._keys: dict[str, bytes] = {}
 
     # Creation ---------------------------------------------------------------------------
@@ -200,6 +200,7 @@ class LocalKeyStore:
         return unwrap_with(self._kek(wrapped.key_id), wrapped.key_id, wrapped.blob, context)
 
     def secret(self, purpose: SecretPurpose) -> bytes:
+        self._current_state()  # a directory without its state file is not a key store
         return self._read_key(f"secret:{purpose.value}", self.path / "secret" / f"{purpose}.key")
 
     def keks(self) -> list[KekInfo]:
@@ -261,17 +262,20 @@ class LocalKeyStore:
     def _current_state(self, *, locked: bool = False) -> dict[str, Any]:
         state_file = self.path / "keystore.json"
         try:
-            mtime = state_file.stat().st_mtime_ns
+            info = state_file.stat()
         except OSError:
             raise KeyStoreUnavailable(f"{self.description} is missing or unreadable") from None
-        if self._state is None or mtime != self._state_mtime:
+        # The file is replaced, never edited: a new inode shows a change even when the
+        # file system's clock is too coarse for the mtime to differ between two writes.
+        version = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if self._state is None or version != self._state_version:
             try:
                 state = json.loads(state_file.read_text())
             except (OSError, ValueError) as exc:
                 raise KeyStoreUnavailable(f"{self.description}: keystore.json unreadable") from exc
-            if state.get("format") != STORE_FORMAT:
+            if not isinstance(state, dict) or state.get("format") != STORE_FORMAT:
                 raise KeyStoreUnavailable(f"{self.description}: unknown keystore.json format")
-            self._state, self._state_mtime = state, mtime
+            self._state, self._state_version = state, version
         if locked:
             # Callers that change the state get a private copy to edit.
             copy: dict[str, Any] = json.loads(json.dumps(self._state))
