@@ -137,7 +137,9 @@ class Database:
     def schema_revision(self) -> str | None:
         """The migration the database is at; raises if the database cannot be reached."""
         with self.new_session() as session:
-            revision: str | None = session.scalar(sa.text("SELECT version_num FROM alembic_version"))
+            revision: str | None = session.scalar(
+                sa.text("SELECT version_num FROM alembic_version")
+            )
             return revision
 
 

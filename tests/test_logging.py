@@ -10,12 +10,20 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from complaints.cases.services import open_case
 from complaints.audit.services import Actor
+from complaints.cases.services import open_case
 from complaints.crypto.services import indexer, keystore
 from complaints.logs import DropAccessLog, get_logger
 from tests.conftest import Clock, app_session
-from tests.factories import accused, csrf_token, log_in, make_account, make_case, make_org, make_person
+from tests.factories import (
+    accused,
+    csrf_token,
+    log_in,
+    make_account,
+    make_case,
+    make_org,
+    make_person,
+)
 
 
 @pytest.fixture
@@ -33,7 +41,9 @@ def log_output(app: Flask) -> Iterator[io.StringIO]:
         root.removeHandler(capture)
 
 
-def test_logs_hold_no_personal_data_or_content(app: Flask, clock: Clock, log_output: io.StringIO) -> None:
+def test_logs_hold_no_personal_data_or_content(
+    app: Flask, clock: Clock, log_output: io.StringIO
+) -> None:
     secrets_in_play = [
         "Vera Veldhuis-Marker",  # a staff member's name
         "Kwaadwillige Collega-Marker",  # an accused person's name
@@ -48,19 +58,37 @@ def test_logs_hold_no_personal_data_or_content(app: Flask, clock: Clock, log_out
         person.email = "vera.marker@example.org"
         staff = make_account(session, person, clock())
         case = make_case(
-            session, clock(), handler=person, description="het-verhaal-van-de-melder",
+            session,
+            clock(),
+            handler=person,
+            description="het-verhaal-van-de-melder",
             accused=(accused(name="Kwaadwillige Collega-Marker"),),
         )
-        open_case(session, keystore(), indexer(), case_id=case.id, reader_person_id=person.id,
-                  actor=Actor.staff(staff.account.id), now=clock())
+        open_case(
+            session,
+            keystore(),
+            indexer(),
+            case_id=case.id,
+            reader_person_id=person.id,
+            actor=Actor.staff(staff.account.id),
+            now=clock(),
+        )
     client = app.test_client()
     page = client.get("/aanmelden", environ_base={"REMOTE_ADDR": "127.0.0.1"})
-    client.post("/aanmelden", data={"email": "vera.marker@example.org", "password": "wachtwoord-dat-niet-klopt",
-                                    "csrf_token": csrf_token(page)})
+    client.post(
+        "/aanmelden",
+        data={
+            "email": "vera.marker@example.org",
+            "password": "wachtwoord-dat-niet-klopt",
+            "csrf_token": csrf_token(page),
+        },
+    )
     log_in(client, staff, clock())
     client.get("/account?naam=Vera+Veldhuis-Marker")
     client.get("/het-verhaal-van-de-melder")
-    get_logger("tests").info("attempt", email="vera.marker@example.org", name="Vera Veldhuis-Marker")
+    get_logger("tests").info(
+        "attempt", email="vera.marker@example.org", name="Vera Veldhuis-Marker"
+    )
 
     log_lines = log_output.getvalue().splitlines()
     assert len(log_lines) >= 8
@@ -74,8 +102,17 @@ def test_logs_hold_no_personal_data_or_content(app: Flask, clock: Clock, log_out
 
 
 def test_the_development_servers_access_log_is_dropped() -> None:
-    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1,
-                               '%s - - [%s] "GET /opvolgen HTTP/1.1" 200 -', ("10.1.2.3", "now"), None)
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - [%s] "GET /opvolgen HTTP/1.1" 200 -',
+        ("10.1.2.3", "now"),
+        None,
+    )
     assert DropAccessLog().filter(record) is False
-    banner = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "Running on %s", ("http://127.0.0.1:5000",), None)
+    banner = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, "Running on %s", ("http://127.0.0.1:5000",), None
+    )
     assert DropAccessLog().filter(banner) is True

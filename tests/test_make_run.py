@@ -76,11 +76,17 @@ def running(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     env["COMPLAINTS_INSTANCE_PATH"] = str(tmp_path / "instance")
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(
+        target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True
+    )  # type: ignore[union-attr]
     reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -88,7 +94,7 @@ def running(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
         while time.monotonic() < deadline:
             assert process.poll() is None, "make run stopped:\n" + "".join(output)
             try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:  # noqa: S310
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:
@@ -121,14 +127,20 @@ def test_make_run_gives_a_working_product(running: tuple[str, list[str]], tmp_pa
     assert "Inloggen medewerkers" in page
     status, location = browser.post(
         "/aanmelden",
-        {"email": "i.hoekstra@bzk.example", "password": password_match.group(1), "csrf_token": _token(page)},
+        {
+            "email": "i.hoekstra@bzk.example",
+            "password": password_match.group(1),
+            "csrf_token": _token(page),
+        },
     )
     assert (status, location) == (303, "/aanmelden/code-instellen")
     status, page = browser.get("/aanmelden/code-instellen")
     key = re.search(r"<code>([A-Z2-7 ]+)</code>", page)
     assert key
     code = pyotp.TOTP(key.group(1).replace(" ", "")).at(datetime.now(UTC))
-    status, location = browser.post("/aanmelden/code-instellen", {"code": code, "csrf_token": _token(page)})
+    status, location = browser.post(
+        "/aanmelden/code-instellen", {"code": code, "csrf_token": _token(page)}
+    )
     assert (status, location) == (303, "/account")
     status, page = browser.get("/account")
     assert status == 200

@@ -1,4 +1,4 @@
-"""Settings: typed, frozen, from environment and TOML; production refuses to start half-configured."""
+"""Settings: typed, frozen, from environment and TOML; production refuses to start half-done."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ def test_environment_wins_over_toml_and_arguments_win_over_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     toml = tmp_path / "settings.toml"
-    toml.write_text('staff_idle_timeout_minutes = 20\nlog_level = "WARNING"\ndefault_locale = "en"\n')
+    toml.write_text(
+        'staff_idle_timeout_minutes = 20\nlog_level = "WARNING"\ndefault_locale = "en"\n'
+    )
     monkeypatch.setenv("COMPLAINTS_SETTINGS_FILE", str(toml))
     monkeypatch.setenv("COMPLAINTS_STAFF_IDLE_TIMEOUT_MINUTES", "12")
     settings = load_settings(log_level="ERROR")
@@ -62,7 +64,9 @@ def test_settings_are_frozen() -> None:
         settings.login_max_failures = 100  # type: ignore[misc]
 
 
-def test_wrong_types_and_unknown_keys_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_wrong_types_and_unknown_keys_are_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("COMPLAINTS_LOGIN_MAX_FAILURES", "many")
     with pytest.raises(ConfigurationError, match="COMPLAINTS_LOGIN_MAX_FAILURES"):
         load_settings()
@@ -77,10 +81,16 @@ def test_wrong_types_and_unknown_keys_are_named(monkeypatch: pytest.MonkeyPatch,
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
-        ({"database_url": "postgresql+psycopg://x@127.0.0.1/x"}, "COMPLAINTS_SECRET_KEY is missing"),
+        (
+            {"database_url": "postgresql+psycopg://x@127.0.0.1/x"},
+            "COMPLAINTS_SECRET_KEY is missing",
+        ),
         ({"secret_key": TEST_SECRET}, "COMPLAINTS_DATABASE_URL is missing"),
         ({"secret_key": "changeme", "database_url": "postgresql://x"}, "COMPLAINTS_SECRET_KEY"),
-        ({"secret_key": "short-but-random-4f9a", "database_url": "postgresql://x"}, "COMPLAINTS_SECRET_KEY"),
+        (
+            {"secret_key": "short-but-random-4f9a", "database_url": "postgresql://x"},
+            "COMPLAINTS_SECRET_KEY",
+        ),
         (
             {"secret_key": TEST_SECRET, "database_url": "postgresql://x", "argon2_memory_kib": 64},
             "COMPLAINTS_ARGON2_MEMORY_KIB",
@@ -101,8 +111,11 @@ def test_production_refuses_to_start_without_a_reachable_key_store(
     tmp_path: Path, databases: DatabaseFactory
 ) -> None:
     settings = make_settings(
-        tmp_path, databases.fresh_url(), tmp_path / "no-keys-here",
-        env="production", argon2_memory_kib=19_456,
+        tmp_path,
+        databases.fresh_url(),
+        tmp_path / "no-keys-here",
+        env="production",
+        argon2_memory_kib=19_456,
     )
     with pytest.raises(ConfigurationError, match="key store unavailable") as caught:
         create_app(settings)
@@ -131,12 +144,20 @@ def test_the_entry_point_prints_one_line_naming_what_is_missing(tmp_path: Path) 
         COMPLAINTS_SETTINGS_FILE=str(tmp_path / "none.toml"),
     )
     result = subprocess.run(
-        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True,
-        check=False, timeout=60,
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == ["complaints: cannot start: COMPLAINTS_SECRET_KEY is missing: production needs a random secret of at least 32 characters"]
+    assert lines == [
+        "complaints: cannot start: COMPLAINTS_SECRET_KEY is missing: "
+        "production needs a random secret of at least 32 characters"
+    ]
 
 
 def test_development_secret_is_random_private_and_kept(tmp_path: Path) -> None:

@@ -17,9 +17,24 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 def _extracted(tmp_path: Path) -> list[str]:
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
-         "-k", "_l", "--no-location", "-o", str(pot), "."],
-        cwd=ROOT, check=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "-q",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "--no-location",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
     )
     with pot.open("rb") as handle:
         return [str(message.id) for message in read_po(handle) if message.id]

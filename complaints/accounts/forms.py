@@ -34,7 +34,7 @@ class TotpForm(FlaskForm):
     )
 
 
-class NewPasswordForm(FlaskForm):
+def _new_password_fields() -> tuple[PasswordField, PasswordField]:
     password = PasswordField(
         _l("New password"),
         validators=[DataRequired(_l("Enter a new password.")), Length(max=256)],
@@ -48,14 +48,21 @@ class NewPasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+    return password, confirm
 
 
-class ChangePasswordForm(NewPasswordForm):
+class NewPasswordForm(FlaskForm):
+    password, confirm = _new_password_fields()
+
+
+class ChangePasswordForm(FlaskForm):
+    # Declared in the order of the page, so the error summary follows the page.
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired(_l("Enter your current password.")), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
     )
+    password, confirm = _new_password_fields()
 
 
 class ConfirmForm(FlaskForm):

@@ -46,6 +46,8 @@ from complaints.web.navigation import safe_next
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
+QR_SCALE = 5
+QR_BORDER = 4
 PENDING_TOKEN = "pending_login"  # noqa: S105 - a cookie-session key, not a secret
 LOGIN_NEXT = "login_next"
 
@@ -185,11 +187,17 @@ def enrol_totp() -> Response | str:
             )
         else:
             return _finish_login(pending)
-    uri = provisioning_uri(secret, account.login)
-    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=4)
+    symbol = segno.make(provisioning_uri(secret, account.login), error="m")
+    qr_size, _height = symbol.symbol_size(scale=QR_SCALE, border=QR_BORDER)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     form.code.data = ""
-    return render_template("accounts/enrol_totp.html", form=form, qr=qr, secret=grouped)
+    return render_template(
+        "accounts/enrol_totp.html",
+        form=form,
+        qr=symbol.svg_data_uri(scale=QR_SCALE, border=QR_BORDER),
+        qr_size=qr_size,
+        secret=grouped,
+    )
 
 
 @bp.route("/aanmelden/code", methods=["GET", "POST"])

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from complaints.accounts.models import Account, Role, RoleAssignment, SessionStage, StaffSession
 from complaints.accounts.login import login_policy
+from complaints.accounts.models import Account, Role, RoleAssignment, SessionStage, StaffSession
 from complaints.accounts.services import issue_session
 from complaints.audit.models import AuditEvent
 from tests.conftest import Clock, app_session
@@ -32,10 +32,13 @@ def _invoke(app: Flask, *args: str, stdin: str | None = None) -> tuple[int, str]
 
 
 def test_create_prints_a_temporary_password_once(committed_app: Flask, person_email: str) -> None:
-    code, output = _invoke(committed_app, "users", "create", person_email, "--role", "admin",
-                           "--role", "confidant@BZK")
+    code, output = _invoke(
+        committed_app, "users", "create", person_email, "--role", "admin", "--role", "confidant@BZK"
+    )
     assert code == 0, output
-    match = re.search(r"temporary password \(shown once, to be changed at first log-in\): (\S+)", output)
+    match = re.search(
+        r"temporary password \(shown once, to be changed at first log-in\): (\S+)", output
+    )
     assert match
     temporary = match.group(1)
     with app_session(committed_app) as session:
@@ -43,7 +46,9 @@ def test_create_prints_a_temporary_password_once(committed_app: Flask, person_em
         assert account is not None
         assert account.must_change_password
         assert temporary not in (account.password_hash or "")
-        roles = {(r.role, r.scope_unit_id is None) for r in session.scalars(sa.select(RoleAssignment))}
+        roles = {
+            (r.role, r.scope_unit_id is None) for r in session.scalars(sa.select(RoleAssignment))
+        }
         assert roles == {(Role.ADMIN, True), (Role.CONFIDANT, False)}
         actions = list(session.scalars(sa.select(AuditEvent.action)))
         assert "account.created" in actions
@@ -60,34 +65,59 @@ def test_create_refuses_unknown_people_and_roles(committed_app: Flask, person_em
     code, output = _invoke(committed_app, "users", "create", person_email, "--role", "emperor")
     assert code != 0
     assert "unknown role" in output
-    code, output = _invoke(committed_app, "users", "create", person_email, "--password-stdin", stdin="short\n")
+    code, output = _invoke(
+        committed_app, "users", "create", person_email, "--password-stdin", stdin="short\n"
+    )
     assert code != 0
     assert "too_short" in output
     with app_session(committed_app) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Account)) == 0
 
 
-def test_reset_password_and_deactivate_end_sessions(committed_app: Flask, person_email: str, clock: Clock) -> None:
-    assert _invoke(committed_app, "users", "create", person_email,
-                   "--password-stdin", stdin="een heel goed wachtwoord\n")[0] == 0
+def test_reset_password_and_deactivate_end_sessions(
+    committed_app: Flask, person_email: str, clock: Clock
+) -> None:
+    assert (
+        _invoke(
+            committed_app,
+            "users",
+            "create",
+            person_email,
+            "--password-stdin",
+            stdin="een heel goed wachtwoord\n",
+        )[0]
+        == 0
+    )
     with app_session(committed_app) as session:
         account = session.scalar(sa.select(Account).where(Account.login == person_email))
         assert account is not None
         assert not account.must_change_password
         issue_session(session, account, SessionStage.FULL, login_policy(), clock())
-    code, output = _invoke(committed_app, "users", "reset-password", person_email.upper(), "--reset-totp")
+    code, output = _invoke(
+        committed_app, "users", "reset-password", person_email.upper(), "--reset-totp"
+    )
     assert code == 0, output
     assert "temporary password (shown once)" in output
     with app_session(committed_app) as session:
-        assert session.scalar(sa.select(sa.func.count()).where(StaffSession.revoked_at.is_(None))) == 0
-        issue_session(session, session.scalars(sa.select(Account)).one(), SessionStage.FULL, login_policy(), clock())
+        assert (
+            session.scalar(sa.select(sa.func.count()).where(StaffSession.revoked_at.is_(None))) == 0
+        )
+        issue_session(
+            session,
+            session.scalars(sa.select(Account)).one(),
+            SessionStage.FULL,
+            login_policy(),
+            clock(),
+        )
     code, output = _invoke(committed_app, "users", "deactivate", person_email)
     assert code == 0
     assert "1 session(s) ended" in output
     with app_session(committed_app) as session:
         account = session.scalars(sa.select(Account)).one()
         assert not account.active
-        assert session.scalar(sa.select(sa.func.count()).where(StaffSession.revoked_at.is_(None))) == 0
+        assert (
+            session.scalar(sa.select(sa.func.count()).where(StaffSession.revoked_at.is_(None))) == 0
+        )
     code, output = _invoke(committed_app, "users", "list")
     assert code == 0
     assert person_email in output

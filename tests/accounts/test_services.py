@@ -50,8 +50,13 @@ def _password_attempt(app: Flask, login: str, password: str, when: object) -> Ac
     with app_session(app) as session:
         try:
             return check_password(
-                session, keystore(), passwords(), login_policy(),
-                login=login, password=password, now=when,  # type: ignore[arg-type]
+                session,
+                keystore(),
+                passwords(),
+                login_policy(),
+                login=login,
+                password=password,
+                now=when,  # type: ignore[arg-type]
             )
         except LoginFailed:
             return None
@@ -83,7 +88,9 @@ def test_passwords_are_stored_as_argon2id(app: Flask, staff: StaffLogin) -> None
     assert PASSWORD not in staff.account.password_hash
 
 
-def test_right_password_passes_and_wrong_one_is_audited(app: Flask, staff: StaffLogin, clock: Clock) -> None:
+def test_right_password_passes_and_wrong_one_is_audited(
+    app: Flask, staff: StaffLogin, clock: Clock
+) -> None:
     assert _password_attempt(app, staff.account.login.upper(), PASSWORD, clock()) is not None
     assert _password_attempt(app, staff.account.login, "wrong password!!", clock()) is None
     assert _password_attempt(app, "nobody@example.org", PASSWORD, clock()) is None
@@ -95,7 +102,9 @@ def test_right_password_passes_and_wrong_one_is_audited(app: Flask, staff: Staff
     ]
 
 
-def test_lockout_after_repeated_failures_then_release(app: Flask, staff: StaffLogin, clock: Clock) -> None:
+def test_lockout_after_repeated_failures_then_release(
+    app: Flask, staff: StaffLogin, clock: Clock
+) -> None:
     with app.app_context():
         policy = login_policy()
     for _ in range(policy.max_failures):
@@ -131,7 +140,14 @@ def test_totp_accepts_a_current_code_once(app: Flask, staff: StaffLogin, clock: 
             check_totp(session, keystore(), login_policy(), account, code=code, now=clock())
         # A code from the next step is fine; one from two minutes ago is not.
         nxt = clock() + timedelta(seconds=30)
-        check_totp(session, keystore(), login_policy(), account, code=totp_code(staff.totp_secret, nxt), now=nxt)
+        check_totp(
+            session,
+            keystore(),
+            login_policy(),
+            account,
+            code=totp_code(staff.totp_secret, nxt),
+            now=nxt,
+        )
         old = totp_code(staff.totp_secret, clock() - timedelta(minutes=2))
         with pytest.raises(LoginFailed):
             check_totp(session, keystore(), login_policy(), account, code=old, now=nxt)
@@ -153,7 +169,9 @@ def test_totp_secret_is_encrypted_and_bound_to_its_account(app: Flask, clock: Cl
             totp_secret(keystore(), two.account)
 
 
-def test_sessions_time_out_when_idle_and_absolutely(app: Flask, staff: StaffLogin, clock: Clock) -> None:
+def test_sessions_time_out_when_idle_and_absolutely(
+    app: Flask, staff: StaffLogin, clock: Clock
+) -> None:
     with app_session(app) as session:
         policy = login_policy()
         account = session.get(Account, staff.account.id)
@@ -180,28 +198,53 @@ def test_sessions_time_out_when_idle_and_absolutely(app: Flask, staff: StaffLogi
         assert other.record.revoke_reason == "idle_timeout"
 
 
-def test_a_password_stage_session_is_not_a_log_in(app: Flask, staff: StaffLogin, clock: Clock) -> None:
+def test_a_password_stage_session_is_not_a_log_in(
+    app: Flask, staff: StaffLogin, clock: Clock
+) -> None:
     with app_session(app) as session:
         account = session.get(Account, staff.account.id)
         assert account is not None
         pending = issue_session(session, account, SessionStage.PASSWORD, login_policy(), clock())
-        assert resolve_session(session, pending.token, SessionStage.FULL, login_policy(), clock()) is None
+        assert (
+            resolve_session(session, pending.token, SessionStage.FULL, login_policy(), clock())
+            is None
+        )
         full = complete_login(session, keystore(), login_policy(), pending.record, now=clock())
         assert full.token != pending.token
-        assert resolve_session(session, pending.token, SessionStage.PASSWORD, login_policy(), clock()) is None
-        assert resolve_session(session, full.token, SessionStage.FULL, login_policy(), clock()) is not None
+        assert (
+            resolve_session(session, pending.token, SessionStage.PASSWORD, login_policy(), clock())
+            is None
+        )
+        assert (
+            resolve_session(session, full.token, SessionStage.FULL, login_policy(), clock())
+            is not None
+        )
 
 
-def test_deactivation_and_password_reset_end_every_session(app: Flask, staff: StaffLogin, clock: Clock) -> None:
+def test_deactivation_and_password_reset_end_every_session(
+    app: Flask, staff: StaffLogin, clock: Clock
+) -> None:
     with app_session(app) as session:
         account = session.get(Account, staff.account.id)
         assert account is not None
-        tokens = [issue_session(session, account, SessionStage.FULL, login_policy(), clock()).token for _ in range(3)]
+        tokens = [
+            issue_session(session, account, SessionStage.FULL, login_policy(), clock()).token
+            for _ in range(3)
+        ]
         reset_password(
-            session, keystore(), passwords(), account, new_password="een heel nieuw wachtwoord",
-            reset_totp=True, actor=Actor.operator(), now=clock(),
+            session,
+            keystore(),
+            passwords(),
+            account,
+            new_password="een heel nieuw wachtwoord",
+            reset_totp=True,
+            actor=Actor.operator(),
+            now=clock(),
         )
-        assert all(resolve_session(session, t, SessionStage.FULL, login_policy(), clock()) is None for t in tokens)
+        assert all(
+            resolve_session(session, t, SessionStage.FULL, login_policy(), clock()) is None
+            for t in tokens
+        )
         assert account.must_change_password is True
         assert account.totp_secret is None
         again = issue_session(session, account, SessionStage.FULL, login_policy(), clock()).token
@@ -209,43 +252,99 @@ def test_deactivation_and_password_reset_end_every_session(app: Flask, staff: St
         assert resolve_session(session, again, SessionStage.FULL, login_policy(), clock()) is None
 
 
-def test_changing_ones_password_keeps_this_session_only(app: Flask, staff: StaffLogin, clock: Clock) -> None:
+def test_changing_ones_password_keeps_this_session_only(
+    app: Flask, staff: StaffLogin, clock: Clock
+) -> None:
     with app_session(app) as session:
         account = session.get(Account, staff.account.id)
         assert account is not None
         here = issue_session(session, account, SessionStage.FULL, login_policy(), clock())
         elsewhere = issue_session(session, account, SessionStage.FULL, login_policy(), clock())
         with pytest.raises(PasswordRejected):
-            change_password(session, keystore(), passwords(), account, new_password=PASSWORD,
-                            keep_session_id=here.record.id, now=clock())
-        change_password(session, keystore(), passwords(), account, new_password="een ander lang wachtwoord",
-                        keep_session_id=here.record.id, now=clock())
-        assert resolve_session(session, here.token, SessionStage.FULL, login_policy(), clock()) is not None
-        assert resolve_session(session, elsewhere.token, SessionStage.FULL, login_policy(), clock()) is None
+            change_password(
+                session,
+                keystore(),
+                passwords(),
+                account,
+                new_password=PASSWORD,
+                keep_session_id=here.record.id,
+                now=clock(),
+            )
+        change_password(
+            session,
+            keystore(),
+            passwords(),
+            account,
+            new_password="een ander lang wachtwoord",
+            keep_session_id=here.record.id,
+            now=clock(),
+        )
+        assert (
+            resolve_session(session, here.token, SessionStage.FULL, login_policy(), clock())
+            is not None
+        )
+        assert (
+            resolve_session(session, elsewhere.token, SessionStage.FULL, login_policy(), clock())
+            is None
+        )
         assert end_all_sessions(session, account.id, reason="test", now=clock()) == 1
 
 
-def test_a_role_given_by_hand_survives_the_next_directory_import(app: Flask, clock: Clock, tmp_path: Path) -> None:
+def test_a_role_given_by_hand_survives_the_next_directory_import(
+    app: Flask, clock: Clock, tmp_path: Path
+) -> None:
     from complaints.accounts.models import Role, RoleAssignment, RoleSource
     from complaints.accounts.services import assign_role
     from complaints.directory.services import import_directory
 
     org_csv = tmp_path / "org.csv"
     people_csv = tmp_path / "people.csv"
-    org_csv.write_text("code,name,kind,parent_code\nGOV,Rijk,government,\nMIN,Ministerie,ministry,GOV\n")
-    people_csv.write_text("employee_number,name,email,unit_code,roles\n1,Ingrid,i@example.org,MIN,confidant@MIN\n")
+    org_csv.write_text(
+        "code,name,kind,parent_code\nGOV,Rijk,government,\nMIN,Ministerie,ministry,GOV\n"
+    )
+    people_csv.write_text(
+        "employee_number,name,email,unit_code,roles\n1,Ingrid,i@example.org,MIN,confidant@MIN\n"
+    )
     with app_session(app) as session:
-        import_directory(session, keystore(), org_file=org_csv, people_file=people_csv,
-                         actor=Actor.operator(), now=clock())
+        import_directory(
+            session,
+            keystore(),
+            org_file=org_csv,
+            people_file=people_csv,
+            actor=Actor.operator(),
+            now=clock(),
+        )
         person = session.scalars(sa.select(Person)).one()
         ministry = session.scalars(sa.select(OrgUnit).where(OrgUnit.code == "MIN")).one()
-        assert assign_role(session, keystore(), person=person, role=Role.CONFIDANT,
-                           scope_unit_id=ministry.id, actor=Actor.operator(), now=clock())
-        assert not assign_role(session, keystore(), person=person, role=Role.CONFIDANT,
-                               scope_unit_id=ministry.id, actor=Actor.operator(), now=clock())
-    people_csv.write_text("employee_number,name,email,unit_code,roles\n1,Ingrid,i@example.org,MIN,\n")
+        assert assign_role(
+            session,
+            keystore(),
+            person=person,
+            role=Role.CONFIDANT,
+            scope_unit_id=ministry.id,
+            actor=Actor.operator(),
+            now=clock(),
+        )
+        assert not assign_role(
+            session,
+            keystore(),
+            person=person,
+            role=Role.CONFIDANT,
+            scope_unit_id=ministry.id,
+            actor=Actor.operator(),
+            now=clock(),
+        )
+    people_csv.write_text(
+        "employee_number,name,email,unit_code,roles\n1,Ingrid,i@example.org,MIN,\n"
+    )
     with app_session(app) as session:
-        import_directory(session, keystore(), org_file=org_csv, people_file=people_csv,
-                         actor=Actor.operator(), now=clock())
+        import_directory(
+            session,
+            keystore(),
+            org_file=org_csv,
+            people_file=people_csv,
+            actor=Actor.operator(),
+            now=clock(),
+        )
         roles = session.scalars(sa.select(RoleAssignment)).all()
         assert [(r.role, r.source) for r in roles] == [(Role.CONFIDANT, RoleSource.MANUAL)]

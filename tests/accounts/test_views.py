@@ -56,11 +56,15 @@ def test_account_page_needs_a_log_in(client: FlaskClient) -> None:
     assert response.headers["Location"] == "/aanmelden?next=/account"
 
 
-def test_first_log_in_enrols_totp_with_a_qr_code(app: Flask, client: FlaskClient, clock: Clock) -> None:
+def test_first_log_in_enrols_totp_with_a_qr_code(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
     with app_session(app) as session:
         org = make_org(session, clock())
         staff = make_account(
-            session, make_person(session, org.directorate, clock(), name="Fatima Ouali"), clock(),
+            session,
+            make_person(session, org.directorate, clock(), name="Fatima Ouali"),
+            clock(),
             enrolled=False,
         )
     response = _post_login(client, staff.account.login, PASSWORD)
@@ -70,12 +74,14 @@ def test_first_log_in_enrols_totp_with_a_qr_code(app: Flask, client: FlaskClient
     html = page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
     assert 'src="data:image/svg+xml' in html
-    key_match = re.search(r'<code>([A-Z2-7 ]+)</code>', html)
+    key_match = re.search(r"<code>([A-Z2-7 ]+)</code>", html)
     assert key_match
     secret = key_match.group(1).replace(" ", "")
     # Reloading keeps the same key: a code scanned a moment ago must stay valid.
     assert secret in client.get("/aanmelden/code-instellen").get_data(as_text=True).replace(" ", "")
-    wrong = client.post("/aanmelden/code-instellen", data={"code": "000000", "csrf_token": csrf_token(page)})
+    wrong = client.post(
+        "/aanmelden/code-instellen", data={"code": "000000", "csrf_token": csrf_token(page)}
+    )
     assert wrong.status_code == 200
     assert "aria-invalid" in wrong.get_data(as_text=True)
     done = client.post(
@@ -93,28 +99,40 @@ def test_first_log_in_enrols_totp_with_a_qr_code(app: Flask, client: FlaskClient
     assert actions[-1] == "auth.login"
 
 
-def test_temporary_password_must_be_changed_first(app: Flask, client: FlaskClient, clock: Clock) -> None:
+def test_temporary_password_must_be_changed_first(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
     with app_session(app) as session:
         org = make_org(session, clock())
-        staff = make_account(session, make_person(session, org.directorate, clock()), clock(),
-                             must_change_password=True)
+        staff = make_account(
+            session,
+            make_person(session, org.directorate, clock()),
+            clock(),
+            must_change_password=True,
+        )
     response = _post_login(client, staff.account.login, PASSWORD)
     assert response.headers["Location"] == "/aanmelden/nieuw-wachtwoord"
     # The second factor cannot be skipped to by URL.
     assert client.get("/aanmelden/code").headers["Location"] == "/aanmelden/nieuw-wachtwoord"
     page = client.get("/aanmelden/nieuw-wachtwoord")
-    short = client.post("/aanmelden/nieuw-wachtwoord",
-                        data={"password": "kort", "confirm": "kort", "csrf_token": csrf_token(page)})
+    short = client.post(
+        "/aanmelden/nieuw-wachtwoord",
+        data={"password": "kort", "confirm": "kort", "csrf_token": csrf_token(page)},
+    )
     assert short.status_code == 200
     assert "aria-invalid" in short.get_data(as_text=True)
     new = "mijn eigen lange wachtwoord"
-    saved = client.post("/aanmelden/nieuw-wachtwoord",
-                        data={"password": new, "confirm": new, "csrf_token": csrf_token(short)})
+    saved = client.post(
+        "/aanmelden/nieuw-wachtwoord",
+        data={"password": new, "confirm": new, "csrf_token": csrf_token(short)},
+    )
     assert saved.headers["Location"] == "/aanmelden/code"
     assert staff.totp_secret is not None
     page = client.get("/aanmelden/code")
-    done = client.post("/aanmelden/code",
-                       data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)})
+    done = client.post(
+        "/aanmelden/code",
+        data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
+    )
     assert done.headers["Location"] == "/account"
 
 
@@ -122,7 +140,9 @@ def _without_tokens(html: str) -> str:
     return re.sub(r'value="[^"]*"', 'value=""', html)
 
 
-def test_no_user_enumeration(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_no_user_enumeration(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     unknown = _post_login(client, "niemand@example.org", "wrong password here")
     wrong = _post_login(client, staff.account.login, "wrong password here")
     assert unknown.status_code == wrong.status_code == 200
@@ -139,13 +159,17 @@ def test_no_user_enumeration(app: Flask, client: FlaskClient, staff: StaffLogin,
     assert "wrong password here" not in wrong.get_data(as_text=True)
 
 
-def test_forged_csrf_is_refused(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_forged_csrf_is_refused(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     no_token = client.post("/aanmelden", data={"email": staff.account.login, "password": PASSWORD})
     assert no_token.status_code == 400
     other = app.test_client()
     stolen = csrf_token(other.get("/aanmelden"))
-    foreign = client.post("/aanmelden", data={"email": staff.account.login, "password": PASSWORD,
-                                              "csrf_token": stolen})
+    foreign = client.post(
+        "/aanmelden",
+        data={"email": staff.account.login, "password": PASSWORD, "csrf_token": stolen},
+    )
     assert foreign.status_code == 400
     assert "auth.login" not in _audit_actions(app)
 
@@ -153,13 +177,18 @@ def test_forged_csrf_is_refused(app: Flask, client: FlaskClient, staff: StaffLog
     forged_logout = client.post("/afmelden", data={})
     assert forged_logout.status_code == 400
     assert client.get("/account").status_code == 200  # still logged in
-    cross_site = client.post("/afmelden", data={"csrf_token": csrf_token(client.get("/account"))},
-                             headers={"Sec-Fetch-Site": "cross-site"})
+    cross_site = client.post(
+        "/afmelden",
+        data={"csrf_token": csrf_token(client.get("/account"))},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
     assert cross_site.status_code == 403
     assert client.get("/account").status_code == 200
 
 
-def test_log_out_ends_the_session_on_the_server(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_log_out_ends_the_session_on_the_server(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     log_in(client, staff, clock())
     cookie = client.get_cookie("session")
     assert cookie is not None
@@ -174,7 +203,9 @@ def test_log_out_ends_the_session_on_the_server(app: Flask, client: FlaskClient,
     assert _audit_actions(app)[-1] == "auth.logout"
 
 
-def test_session_fixation_is_not_possible(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_session_fixation_is_not_possible(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     client.get("/aanmelden")
     planted = client.get_cookie("session")
     assert planted is not None
@@ -189,7 +220,10 @@ def test_session_fixation_is_not_possible(app: Flask, client: FlaskClient, staff
     assert half.get("/account").status_code == 302
     assert staff.totp_secret is not None
     page = client.get("/aanmelden/code")
-    client.post("/aanmelden/code", data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)})
+    client.post(
+        "/aanmelden/code",
+        data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
+    )
     full = client.get_cookie("session")
     assert full is not None
     assert full.value not in {planted.value, pending.value}
@@ -221,13 +255,20 @@ def test_local_next_targets_are_allowed(target: str) -> None:
 
 def test_log_in_redirects_only_to_local_pages(app: Flask, clock: Clock, staff: StaffLogin) -> None:
     evil = app.test_client()
-    assert log_in(evil, staff, clock(), next_url="//evil.example/").headers["Location"] == "/account"
+    assert (
+        log_in(evil, staff, clock(), next_url="//evil.example/").headers["Location"] == "/account"
+    )
     clock.advance(seconds=30)
     good = app.test_client()
-    assert log_in(good, staff, clock(), next_url="/account/wachtwoord").headers["Location"] == "/account/wachtwoord"
+    assert (
+        log_in(good, staff, clock(), next_url="/account/wachtwoord").headers["Location"]
+        == "/account/wachtwoord"
+    )
 
 
-def test_idle_session_ends(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_idle_session_ends(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     log_in(client, staff, clock())
     clock.advance(minutes=29)
     assert client.get("/account").status_code == 200
@@ -238,7 +279,9 @@ def test_idle_session_ends(app: Flask, client: FlaskClient, staff: StaffLogin, c
     assert "sessie is beëindigd" in page.get_data(as_text=True)
 
 
-def test_deactivation_ends_a_live_session(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_deactivation_ends_a_live_session(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     log_in(client, staff, clock())
     assert client.get("/account").status_code == 200
     with app_session(app) as session:
@@ -263,29 +306,51 @@ def test_ending_other_sessions(app: Flask, staff: StaffLogin, clock: Clock) -> N
     assert "ended_by_user" in reasons
 
 
-def test_changing_password_needs_the_current_one(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_changing_password_needs_the_current_one(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     log_in(client, staff, clock())
     page = client.get("/account/wachtwoord")
     new = "een gloednieuw wachtwoord"
-    wrong = client.post("/account/wachtwoord", data={"current": "not it at all!", "password": new,
-                                                      "confirm": new, "csrf_token": csrf_token(page)})
+    wrong = client.post(
+        "/account/wachtwoord",
+        data={
+            "current": "not it at all!",
+            "password": new,
+            "confirm": new,
+            "csrf_token": csrf_token(page),
+        },
+    )
     assert wrong.status_code == 200
     assert "aria-invalid" in wrong.get_data(as_text=True)
-    ok = client.post("/account/wachtwoord", data={"current": PASSWORD, "password": new, "confirm": new,
-                                                   "csrf_token": csrf_token(wrong)})
+    ok = client.post(
+        "/account/wachtwoord",
+        data={
+            "current": PASSWORD,
+            "password": new,
+            "confirm": new,
+            "csrf_token": csrf_token(wrong),
+        },
+    )
     assert ok.status_code == 303
     assert "account.password_changed" in _audit_actions(app)
 
 
-def test_wrong_totp_codes_count_towards_the_lock(app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock) -> None:
+def test_wrong_totp_codes_count_towards_the_lock(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
     _post_login(client, staff.account.login, PASSWORD)
     page = client.get("/aanmelden/code")
     for _ in range(5):
-        page = client.post("/aanmelden/code", data={"code": "123456", "csrf_token": csrf_token(page)})
+        page = client.post(
+            "/aanmelden/code", data={"code": "123456", "csrf_token": csrf_token(page)}
+        )
         assert page.status_code == 200
     assert staff.totp_secret is not None
-    right = client.post("/aanmelden/code", data={"code": totp_code(staff.totp_secret, clock()),
-                                                 "csrf_token": csrf_token(page)})
+    right = client.post(
+        "/aanmelden/code",
+        data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
+    )
     assert right.status_code == 200  # locked now, even with the right code
     assert client.get("/account").status_code == 302
 
@@ -296,7 +361,10 @@ class TestRateLimit:
         return {"login_rate_limit": "3 per minute"}
 
     def test_log_in_attempts_are_rate_limited(self, client: FlaskClient, staff: StaffLogin) -> None:
-        statuses = [_post_login(client, f"x{i}@example.org", "wrong password here").status_code for i in range(4)]
+        statuses = [
+            _post_login(client, f"x{i}@example.org", "wrong password here").status_code
+            for i in range(4)
+        ]
         assert statuses == [200, 200, 200, 429]
         page = _post_login(client, staff.account.login, PASSWORD)
         assert page.status_code == 429
