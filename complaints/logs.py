@@ -96,6 +96,8 @@ def configure_logging(settings: Settings) -> None:
         root.addHandler(handler)
     handler.setFormatter(formatter)
     root.setLevel(settings.log_level)
+    # Alembic's INFO lines ("Context impl SQLiteImpl") are noise; `db upgrade` reports itself.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     werkzeug = logging.getLogger("werkzeug")
     if not any(isinstance(f, DropAccessLog) for f in werkzeug.filters):
         werkzeug.addFilter(DropAccessLog())
