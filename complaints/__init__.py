@@ -14,16 +14,21 @@ from complaints.accounts import cli as accounts_cli
 from complaints.accounts import login
 from complaints.accounts import views as accounts_views
 from complaints.audit import cli as audit_cli
+from complaints.cases.taxonomy import load_taxonomy
 from complaints.crypto import cli as crypto_cli
 from complaints.crypto import services as crypto
 from complaints.crypto.keystore import KeyStore, KeyStoreError
 from complaints.demo import cli as demo_cli
 from complaints.directory import cli as directory_cli
 from complaints.logs import configure_logging, get_logger
+from complaints.notify import cli as notify_cli
+from complaints.notify.mailer import Mailer
+from complaints.notify.views import bp as notify_templates
 from complaints.settings import ConfigurationError, Settings, development_secret_key, load_settings
 from complaints.web import errors, i18n, lifecycle, security, templating
 from complaints.web import views as web_views
 from complaints.web.limits import limiter
+from complaints.workflow.config import load_workflow
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 CSRF_TOKEN_HOURS = 8  # long enough to write a complaint in one sitting
@@ -60,6 +65,11 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    # Policy files are checked now: a mistake in them must stop the start, not a request later.
+    app.extensions["complaints.taxonomy"] = load_taxonomy(settings.config_dir / "taxonomy.toml")
+    app.extensions["complaints.workflow"] = load_workflow(settings.config_dir / "workflow.toml")
+    app.extensions["complaints.mailer"] = Mailer(settings)
+
     db.init_app(app, db.Database(db.create_engine(settings.resolved_database_url)))
     keys = crypto.open_keystore(settings)
     _check_keystore(keys, strict=strict_startup)
@@ -76,6 +86,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
 
     app.register_blueprint(web_views.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(notify_templates)
 
     for group in (
         migrate.group,
@@ -84,6 +95,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
         accounts_cli.group,
         audit_cli.group,
         demo_cli.group,
+        notify_cli.group,
     ):
         app.cli.add_command(group)
     return app

@@ -152,24 +152,29 @@ def session() -> Session:
     """The session of the current request or CLI command."""
     if "db_session" not in g:
         g.db_session = database().new_session()
-        g.db_after_commit = []
     db_session: Session = g.db_session
     return db_session
 
 
-def after_commit(callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the current unit of work has been committed."""
-    session()
-    g.db_after_commit.append(callback)
+AFTER_COMMIT = "complaints.after_commit"
+
+
+def after_commit(db_session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once ``db_session``'s current unit of work has been committed.
+
+    Services use this for side effects that must not happen for work that is rolled back
+    (sending e-mail). It needs no request: the callbacks live on the session.
+    """
+    db_session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def commit() -> None:
     """Commit the current unit of work, then run what waited for it."""
     if "db_session" not in g:
         return
-    g.db_session.commit()
-    callbacks: list[Callable[[], None]] = g.db_after_commit
-    g.db_after_commit = []
+    db_session: Session = g.db_session
+    db_session.commit()
+    callbacks: list[Callable[[], None]] = db_session.info.pop(AFTER_COMMIT, [])
     for callback in callbacks:
         callback()
 
@@ -177,7 +182,7 @@ def commit() -> None:
 def rollback() -> None:
     if "db_session" in g:
         g.db_session.rollback()
-        g.db_after_commit = []
+        g.db_session.info.pop(AFTER_COMMIT, None)
 
 
 @contextmanager
@@ -193,8 +198,8 @@ def unit_of_work() -> Iterator[Session]:
 
 def _close_session(_exc: BaseException | None) -> None:
     db_session: Session | None = g.pop("db_session", None)
-    g.pop("db_after_commit", None)
     if db_session is not None:
+        db_session.info.pop(AFTER_COMMIT, None)
         db_session.rollback()
         db_session.close()
 

@@ -4,24 +4,46 @@ from __future__ import annotations
 
 from complaints.accounts.models import Account, RoleAssignment, StaffSession
 from complaints.audit.models import AuditEvent
-from complaints.cases.models import Case, CaseAccessGrant, CaseEvent, CaseParty
+from complaints.cases.models import (
+    Attachment,
+    Case,
+    CaseAccessGrant,
+    CaseEvent,
+    CaseParty,
+    Consent,
+    Deadline,
+    Message,
+)
 from complaints.crypto.models import KeySlot
 from complaints.db import Base
 from complaints.directory.models import OrgUnit, Person
+from complaints.followup.models import ComplainantSession
+from complaints.intake.models import DraftAttachment, IntakeDraft
+from complaints.notify.models import Notification
+from complaints.stats.models import StatEvent
 
 metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "Attachment",
     "AuditEvent",
     "Case",
     "CaseAccessGrant",
     "CaseEvent",
     "CaseParty",
+    "ComplainantSession",
+    "Consent",
+    "Deadline",
+    "DraftAttachment",
+    "IntakeDraft",
     "KeySlot",
+    "Message",
+    "Notification",
     "OrgUnit",
     "Person",
     "RoleAssignment",
     "StaffSession",
+    "StatEvent",
     "metadata",
 ]

@@ -84,6 +84,31 @@ class Settings(BaseSettings):
 
     rewrap_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
+    # Where taxonomy.toml and workflow.toml live.
+    config_dir: Path = Path("config")
+
+    # Intake and follow-up.
+    intake_rate_limit: str = "5 per hour"
+    intake_global_rate_limit: str = "600 per hour"
+    receipt_rate_limit: str = "10 per hour"
+    receipt_global_rate_limit: str = "1000 per hour"
+    draft_lifetime_hours: int = Field(default=6, ge=1, le=72)
+    followup_idle_timeout_minutes: int = Field(default=15, ge=1, le=120)
+    followup_absolute_timeout_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=30 * 1024 * 1024)
+    max_attachments: int = Field(default=5, ge=0, le=20)
+
+    # E-mail (notifications carry a case reference and a date, never content).
+    public_url: str = "http://127.0.0.1:5000"
+    mail_from: str = "Meldpunt Rijk <no-reply@meldpunt.example>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notification_max_attempts: int = Field(default=8, ge=1, le=100)
+
     @field_validator("secret_key")
     @classmethod
     def _secret_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
@@ -140,6 +165,10 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise ConfigurationError(
                 f"{ENV_PREFIX}DATABASE_URL is missing: production needs a PostgreSQL URL"
+            )
+        if not self.public_url.startswith("https://"):
+            raise ConfigurationError(
+                f"{ENV_PREFIX}PUBLIC_URL must be the https:// address people reach the service at"
             )
         if self.argon2_memory_kib < MIN_PRODUCTION_ARGON2_KIB:
             raise ConfigurationError(

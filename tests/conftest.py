@@ -33,6 +33,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "COMPLAINTS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TEST_SECRET = "test-secret-" + "x" * 40
+ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
@@ -167,6 +168,7 @@ def make_settings(
         "argon2_memory_kib": 64,
         "argon2_time_cost": 1,
         "log_format": "json",
+        "config_dir": ROOT / "config",
         **overrides,
     }
     return Settings(**values)

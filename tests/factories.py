@@ -218,3 +218,26 @@ def app_now(app: Flask) -> datetime:
 
     with app.app_context():
         return now()
+
+
+def import_demo_directory(session: Session, now: datetime) -> dict[str, Person]:
+    """The demo organisation (three ministries, every role), by e-mail address."""
+    from complaints.audit.services import Actor
+    from complaints.demo.services import DEMO_FILES
+    from complaints.directory.services import import_directory
+
+    import_directory(
+        session,
+        keystore(),
+        org_file=DEMO_FILES / "org.csv",
+        people_file=DEMO_FILES / "people.csv",
+        actor=Actor.operator(),
+        now=now,
+    )
+    return {p.email: p for p in session.scalars(sa.select(Person))}
+
+
+def unit(session: Session, code: str) -> OrgUnit:
+    found = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
+    assert found is not None, code
+    return found

@@ -92,8 +92,17 @@ def test_wrong_types_and_unknown_keys_are_named(
             "COMPLAINTS_SECRET_KEY",
         ),
         (
-            {"secret_key": TEST_SECRET, "database_url": "postgresql://x", "argon2_memory_kib": 64},
+            {
+                "secret_key": TEST_SECRET,
+                "database_url": "postgresql://x",
+                "argon2_memory_kib": 64,
+                "public_url": "https://meldpunt.example",
+            },
             "COMPLAINTS_ARGON2_MEMORY_KIB",
+        ),
+        (
+            {"secret_key": TEST_SECRET, "database_url": "postgresql://x"},
+            "COMPLAINTS_PUBLIC_URL",
         ),
     ],
 )
@@ -127,7 +136,12 @@ def test_production_starts_with_everything_in_place(
     tmp_path: Path, databases: DatabaseFactory, keystore_path: Path
 ) -> None:
     settings = make_settings(
-        tmp_path, databases.fresh_url(), keystore_path, env="production", argon2_memory_kib=19_456
+        tmp_path,
+        databases.fresh_url(),
+        keystore_path,
+        env="production",
+        argon2_memory_kib=19_456,
+        public_url="https://meldpunt.example",
     )
     app = create_app(settings)
     assert app.config["SESSION_COOKIE_SECURE"] is True

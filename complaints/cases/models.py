@@ -7,7 +7,7 @@ grounds, ministry, disclosure level, timestamps, outcome.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -62,6 +62,11 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     # Keyed hash of the receipt code; the code itself is never stored.
     receipt_index: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), unique=True)
+    # Keyed hash of the filer's directory id, when a logged-in employee filed under their name,
+    # so "my reports" can find the case without storing who filed it in clear.
+    complainant_index: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), index=True)
+    # Committee route: the incident is more than a year old (may be overridden by the committee).
+    out_of_term: Mapped[bool] = mapped_column(default=False)
     # Optimistic locking: a change made from a stale copy fails instead of overwriting.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -89,6 +94,8 @@ class CaseParty(Base):
     person_ref: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     name: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     relation_to_complainant: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # How to reach a witness, as the complainant wrote it.
+    contact: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime]
 
 
@@ -130,3 +137,89 @@ class CaseEvent(Base):
     )
     # Free text (a reason, a remark) is case content and therefore encrypted.
     remark: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+
+
+class AuthorKind(StrEnum):
+    COMPLAINANT = "complainant"
+    HANDLER = "handler"
+    SYSTEM = "system"
+
+
+class Deadline(Base):
+    """A statutory clock on a case, as configured in workflow.toml. Due is a day (Amsterdam)."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (sa.UniqueConstraint("case_id", "name"), sa.Index(None, "due_on", "met_at"))
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(40))
+    started_at: Mapped[datetime]
+    due_on: Mapped[date]
+    met_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class Attachment(Base):
+    """A file added to a case. Name and body are encrypted; type and size are not."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    added_by: Mapped[AuthorKind]
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int]
+    name: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Loaded only when asked for: lists of attachments must not pull every file into memory.
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    created_at: Mapped[datetime]
+
+
+class Message(Base):
+    """A message between the complainant and the handler(s)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (sa.Index(None, "case_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"))
+    author_kind: Mapped[AuthorKind]
+    author_person_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("people.id", ondelete="SET NULL")
+    )
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime]
+    # When the other side first saw it (handler for complainant messages and vice versa).
+    read_at: Mapped[datetime | None]
+
+
+class ConsentKind(StrEnum):
+    REFERRAL = "referral"  # the confidant may refer the report to another route
+    SHARE_IDENTITY = "share_identity"  # the handler may tell those who must act who filed
+    MEDIATION = "mediation"  # committee: try mediation first (the clock pauses)
+    EXTENSION = "extension"  # committee: decide later than the statutory extension allows
+
+
+class Consent(Base):
+    """A consent the complainant gave (or withdrew). History is kept: one row per grant."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[ConsentKind]
+    given_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    # None: given by the complainant in the mailbox; else the handler who recorded it.
+    recorded_by_person_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("people.id", ondelete="SET NULL")
+    )
+    # What exactly was agreed (scope, or how and when consent was given in person): encrypted.
+    details: Mapped[bytes | None] = mapped_column(sa.LargeBinary)

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from complaints.audit.models import AuditOutcome
 from complaints.audit.services import Actor, record_event
 from complaints.cases.models import (
+    Attachment,
+    AuthorKind,
     Case,
     CaseAccessGrant,
     CaseEvent,
@@ -28,10 +30,11 @@ from complaints.cases.models import (
     PartyKind,
     Route,
 )
-from complaints.crypto.blind_index import BlindIndexer
+from complaints.crypto.blind_index import BlindIndexer, normalise_name
 from complaints.crypto.envelope import DecryptionFailed, FieldCipher
 from complaints.crypto.keystore import KeyStore, KeyStoreError
 from complaints.crypto.services import MissingCaseKey, case_cipher, issue_case_key
+from complaints.directory.models import Person
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -50,12 +53,20 @@ class NewParty:
     person_id: int | None = None
     name: str | None = None
     relation_to_complainant: str | None = None
+    contact: str | None = None
 
 
 @dataclass(frozen=True)
 class NewGrant:
     person_id: int
     role: GrantRole
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    name: str
+    content_type: str
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,9 @@ class NewCase:
     desired_outcome: str = ""
     complainant: Mapping[str, str] | None = None
     parties: tuple[NewParty, ...] = ()
+    attachments: tuple[NewAttachment, ...] = ()
     initial_state: str = "submitted"
+    out_of_term: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,7 @@ class PartyContent:
     person_id: int | None
     name: str | None
     relation_to_complainant: str | None
+    contact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,12 +125,10 @@ def create_case(
     grants: Sequence[NewGrant],
     now: datetime,
     receipt_index: bytes | None = None,
+    complainant_index: bytes | None = None,
 ) -> Case:
     """Store a new case with a fresh data key; everything that tells the story is encrypted."""
-    accused = _accused_indexes(blind, draft.parties)
-    for grant in grants:
-        if blind.person(grant.person_id) in accused:
-            raise ValueError("a person named as accused can never be granted access")
+    _refuse_accused_grants(session, blind, draft.parties, grants)
 
     case_id = uuid.uuid4()
     # Look the reference up before the key slot is pending: the query's autoflush would
@@ -139,6 +151,8 @@ def create_case(
         submitted_at=now,
         updated_at=now,
         receipt_index=receipt_index,
+        complainant_index=complainant_index,
+        out_of_term=draft.out_of_term,
         description=seal("description", draft.description),
         incident_period=seal("incident_period", draft.incident_period),
         incident_place=seal("incident_place", draft.incident_place),
@@ -153,6 +167,8 @@ def create_case(
     session.flush()  # the key slot and parties refer to the case row
     for party in draft.parties:
         session.add(_sealed_party(cipher, blind, case_id, party, now))
+    for attachment in draft.attachments:
+        add_attachment(session, cipher, case_id, attachment, AuthorKind.COMPLAINANT, now)
     for grant in grants:
         session.add(
             CaseAccessGrant(
@@ -245,12 +261,41 @@ def _has_grant(session: Session, case_id: uuid.UUID, person_id: int) -> bool:
     )
 
 
-def _accused_indexes(blind: BlindIndexer, parties: Sequence[NewParty]) -> set[bytes]:
-    return {
-        blind.person(p.person_id)
-        for p in parties
-        if p.kind is PartyKind.ACCUSED and p.person_id is not None
-    }
+def _refuse_accused_grants(
+    session: Session, blind: BlindIndexer, parties: Sequence[NewParty], grants: Sequence[NewGrant]
+) -> None:
+    """The last line of defence: routing should never have proposed these people."""
+    accused = [p for p in parties if p.kind is PartyKind.ACCUSED]
+    ids = {p.person_id for p in accused if p.person_id is not None}
+    names = {normalise_name(p.name) for p in accused if p.name}
+    for grant in grants:
+        person = session.get(Person, grant.person_id)
+        if grant.person_id in ids or (person is not None and normalise_name(person.name) in names):
+            raise ValueError("a person named as accused can never be granted access")
+
+
+def add_attachment(
+    session: Session,
+    cipher: FieldCipher,
+    case_id: uuid.UUID,
+    attachment: NewAttachment,
+    added_by: AuthorKind,
+    now: datetime,
+) -> Attachment:
+    """Store a checked file on a case, name and body encrypted under the case key."""
+    attachment_id = uuid.uuid4()
+    row = Attachment(
+        id=attachment_id,
+        case_id=case_id,
+        added_by=added_by,
+        content_type=attachment.content_type,
+        size=len(attachment.body),
+        name=cipher.seal_text("attachments", "name", attachment_id, attachment.name),
+        body=cipher.seal_bytes("attachments", "body", attachment_id, attachment.body),
+        created_at=now,
+    )
+    session.add(row)
+    return row
 
 
 def _sealed_party(
@@ -272,6 +317,7 @@ def _sealed_party(
         ),
         name=seal("name", party.name),
         relation_to_complainant=seal("relation_to_complainant", party.relation_to_complainant),
+        contact=seal("contact", party.contact),
         created_at=now,
     )
 
@@ -291,6 +337,7 @@ def _open_party(cipher: FieldCipher, party: CaseParty) -> PartyContent:
         person_id=int(person_ref) if person_ref else None,
         name=text("name"),
         relation_to_complainant=text("relation_to_complainant"),
+        contact=text("contact"),
     )
 
 

@@ -58,6 +58,16 @@ class FieldCipher:
     def seal_text(self, table: str, column: str, row_id: uuid.UUID | int | str, text: str) -> bytes:
         return seal(self._dek, text.encode("utf-8"), field_context(table, column, row_id))
 
+    def seal_bytes(
+        self, table: str, column: str, row_id: uuid.UUID | int | str, data: bytes
+    ) -> bytes:
+        return seal(self._dek, data, field_context(table, column, row_id))
+
+    def open_bytes(
+        self, table: str, column: str, row_id: uuid.UUID | int | str, sealed: bytes
+    ) -> bytes:
+        return unseal(self._dek, sealed, field_context(table, column, row_id))
+
     def open_text(
         self, table: str, column: str, row_id: uuid.UUID | int | str, sealed: bytes
     ) -> str:

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
-from flask_babel import Babel, gettext, lazy_gettext
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, get_locale, gettext, lazy_gettext
 
 LANGUAGES = {"nl": "Nederlands", "en": "English"}
 LANGUAGE_COOKIE = "taal"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+def current_language() -> str:
+    """``nl`` or ``en``: the language of the current request (Dutch outside a request)."""
+    if not has_request_context():
+        return "nl"
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in LANGUAGES else "nl"
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text from a configuration file, in both languages; prints in the request's language."""
+
+    nl: str
+    en: str
+
+    def __str__(self) -> str:
+        return self.en if current_language() == "en" else self.nl
+
+    def in_language(self, language: str) -> str:
+        return self.en if language == "en" else self.nl
 
 
 def _(message: str, **variables: Any) -> str:

@@ -1,0 +1,86 @@
+"""What can be reported: categories and discrimination grounds, from ``config/taxonomy.toml``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+from complaints.cases.models import Route
+from complaints.configfiles import Section, read_toml
+from complaints.web.i18n import Localized
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: Localized
+    hint: Localized
+    routes: tuple[Route, ...]
+    asks_grounds: bool
+    offered: bool
+
+
+@dataclass(frozen=True)
+class Ground:
+    key: str
+    label: Localized
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    categories: dict[str, Category]
+    grounds: dict[str, Ground]
+
+    @property
+    def offered(self) -> list[Category]:
+        return [c for c in self.categories.values() if c.offered]
+
+
+def load_taxonomy(path: Path) -> Taxonomy:
+    """Read and check the taxonomy; raises ConfigurationError naming the first problem."""
+    root = Section(path, "", read_toml(path))
+    root.allow({"categories", "grounds"})
+    categories: dict[str, Category] = {}
+    for key in root.child("categories").table:
+        section = root.child("categories").child(key)
+        if not _KEY.match(key):
+            section.fail("keys are lower-case letters, digits and _ (at most 40)")
+        section.allow({"nl", "en", "hint_nl", "hint_en", "routes", "grounds", "offered"})
+        routes = []
+        for name in section.strings("routes"):
+            try:
+                routes.append(Route(name))
+            except ValueError:
+                section.fail(f"unknown route {name!r}")
+        if not routes:
+            section.fail("routes must name at least one route")
+        categories[key] = Category(
+            key=key,
+            label=section.localized(),
+            hint=section.localized("hint_"),
+            routes=tuple(routes),
+            asks_grounds=section.flag("grounds", False),
+            offered=section.flag("offered", True),
+        )
+    grounds: dict[str, Ground] = {}
+    for key in root.child("grounds").table:
+        section = root.child("grounds").child(key)
+        if not _KEY.match(key):
+            section.fail("keys are lower-case letters, digits and _ (at most 40)")
+        section.allow({"nl", "en"})
+        grounds[key] = Ground(key=key, label=section.localized())
+    if not any(c.offered for c in categories.values()):
+        root.fail("at least one category must be offered")
+    if any(c.asks_grounds for c in categories.values()) and not grounds:
+        root.fail("a category asks for grounds but no grounds are listed")
+    return Taxonomy(categories, grounds)
+
+
+def taxonomy() -> Taxonomy:
+    loaded: Taxonomy = current_app.extensions["complaints.taxonomy"]
+    return loaded

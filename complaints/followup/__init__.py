@@ -1,0 +1,1 @@
+"""The complainant's follow-up mailbox, opened with the receipt code."""

@@ -1,0 +1,431 @@
+"""The complainant's mailbox: opened with the receipt code, held in a short server-side session.
+
+The mailbox shows the state of the report in plain words, the deadlines and whether they were
+met, and the conversation with the handler; the complainant can add information and files,
+give or withdraw consents, and withdraw the report. Every opening is audited with the case
+reference as the actor, never the receipt code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from complaints.audit.models import ActorKind, AuditOutcome
+from complaints.audit.services import ANONYMOUS, Actor, record_event
+from complaints.cases.models import (
+    Attachment,
+    AuthorKind,
+    Case,
+    CaseAccessGrant,
+    CaseEvent,
+    Consent,
+    ConsentKind,
+    Message,
+    Route,
+)
+from complaints.cases.receipts import receipt_index
+from complaints.cases.services import NewAttachment, add_attachment
+from complaints.crypto.blind_index import BlindIndexer
+from complaints.crypto.envelope import FieldCipher
+from complaints.crypto.keystore import KeyStore
+from complaints.crypto.services import case_cipher
+from complaints.followup.models import ComplainantSession
+from complaints.notify.services import queue_notification
+from complaints.stats.services import record_stat
+from complaints.workflow.config import Workflow
+from complaints.workflow.services import DeadlineView, deadline_views, enter_state
+
+MAX_MESSAGE = 20_000
+# Which consents a complainant can give on which route.
+CONSENTS_BY_ROUTE = {
+    Route.MANAGER: (ConsentKind.SHARE_IDENTITY,),
+    Route.CONFIDANT: (ConsentKind.REFERRAL, ConsentKind.SHARE_IDENTITY),
+    Route.INTEGRITY: (ConsentKind.SHARE_IDENTITY,),
+    Route.COMMITTEE: (ConsentKind.MEDIATION, ConsentKind.EXTENSION),
+}
+
+
+class MailboxClosed(Exception):
+    """The report is closed or withdrawn: it can be read, not changed."""
+
+
+@dataclass(frozen=True)
+class MailboxPolicy:
+    idle_timeout: timedelta
+    absolute_timeout: timedelta
+
+
+@dataclass(frozen=True)
+class OpenedMailbox:
+    token: str
+    session: ComplainantSession
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: uuid.UUID
+    from_complainant: bool
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: uuid.UUID
+    name: str
+    content_type: str
+    size: int
+    created_at: datetime
+    from_complainant: bool
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    kind: ConsentKind
+    given: bool
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    case: Case
+    is_open: bool
+    deadlines: list[DeadlineView]
+    messages: list[MessageView]
+    attachments: list[AttachmentView]
+    consents: list[ConsentView]
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _actor(case: Case) -> Actor:
+    return Actor(ActorKind.COMPLAINANT, case.reference)
+
+
+def open_mailbox(
+    session: Session,
+    keys: KeyStore,
+    blind: BlindIndexer,
+    policy: MailboxPolicy,
+    *,
+    code: str,
+    now: datetime,
+) -> OpenedMailbox | None:
+    """A new mailbox session for a valid receipt code, or None (audited without the code)."""
+    index = receipt_index(blind, code)
+    case = session.scalar(sa.select(Case).where(Case.receipt_index == index)) if index else None
+    if case is None:
+        record_event(
+            session,
+            keys,
+            actor=ANONYMOUS,
+            action="followup.code_rejected",
+            now=now,
+            outcome=AuditOutcome.FAILURE,
+        )
+        return None
+    return start_mailbox_session(session, keys, policy, case, now=now, via="receipt")
+
+
+def start_mailbox_session(
+    session: Session, keys: KeyStore, policy: MailboxPolicy, case: Case, *, now: datetime, via: str
+) -> OpenedMailbox:
+    token = secrets.token_urlsafe(32)
+    record = ComplainantSession(
+        token_hash=_token_hash(token),
+        case_id=case.id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + policy.absolute_timeout,
+    )
+    session.add(record)
+    record_event(
+        session,
+        keys,
+        actor=_actor(case),
+        action="followup.opened",
+        now=now,
+        object_type="case",
+        object_id=str(case.id),
+        details={"via": via},
+    )
+    session.flush()
+    return OpenedMailbox(token, record)
+
+
+def resolve_mailbox(
+    session: Session, token: str, policy: MailboxPolicy, now: datetime
+) -> ComplainantSession | None:
+    """The live mailbox session for a token; an idle or expired one is ended and refused."""
+    record = session.scalar(
+        sa.select(ComplainantSession).where(ComplainantSession.token_hash == _token_hash(token))
+    )
+    if record is None or record.revoked_at is not None:
+        return None
+    if now >= record.expires_at or now - record.last_seen_at > policy.idle_timeout:
+        record.revoked_at = now
+        return None
+    record.last_seen_at = now
+    return record
+
+
+def close_mailbox(record: ComplainantSession, now: datetime) -> None:
+    if record.revoked_at is None:
+        record.revoked_at = now
+
+
+def read_mailbox(
+    session: Session, keys: KeyStore, workflow: Workflow, case: Case, *, now: datetime
+) -> Mailbox:
+    """Everything the complainant may see of their report, decrypted; audited as an opening."""
+    cipher = case_cipher(session, keys, case.id)
+    messages = session.scalars(
+        sa.select(Message)
+        .where(Message.case_id == case.id)
+        .order_by(Message.created_at, Message.id)
+    ).all()
+    for message in messages:
+        if message.author_kind is not AuthorKind.COMPLAINANT and message.read_at is None:
+            message.read_at = now
+    record_event(
+        session,
+        keys,
+        actor=_actor(case),
+        action="case.open",
+        now=now,
+        object_type="case",
+        object_id=str(case.id),
+        details={"by": "complainant"},
+    )
+    return Mailbox(
+        case=case,
+        is_open=workflow[case.route].is_open(case.state),
+        deadlines=deadline_views(session, workflow, case, now),
+        messages=[_message_view(cipher, m) for m in messages],
+        attachments=_attachment_views(session, cipher, case),
+        consents=consent_states(session, case),
+    )
+
+
+def post_message(
+    session: Session, keys: KeyStore, workflow: Workflow, case: Case, *, body: str, now: datetime
+) -> Message:
+    """A message (or added information) from the complainant to the handlers."""
+    _require_open(workflow, case)
+    text = body.strip()
+    if not text or len(text) > MAX_MESSAGE:
+        raise ValueError("message length")
+    cipher = case_cipher(session, keys, case.id)
+    message_id = uuid.uuid4()
+    message = Message(
+        id=message_id,
+        case_id=case.id,
+        author_kind=AuthorKind.COMPLAINANT,
+        body=cipher.seal_text("messages", "body", message_id, text),
+        created_at=now,
+    )
+    session.add(message)
+    _touch(case, now)
+    record_event(
+        session,
+        keys,
+        actor=_actor(case),
+        action="case.message_added",
+        now=now,
+        object_type="case",
+        object_id=str(case.id),
+    )
+    _notify_handlers(session, case, "case_message", now)
+    session.flush()
+    return message
+
+
+def add_files(
+    session: Session,
+    keys: KeyStore,
+    workflow: Workflow,
+    case: Case,
+    *,
+    files: Sequence[NewAttachment],
+    now: datetime,
+) -> list[Attachment]:
+    _require_open(workflow, case)
+    cipher = case_cipher(session, keys, case.id)
+    rows = [add_attachment(session, cipher, case.id, f, AuthorKind.COMPLAINANT, now) for f in files]
+    _touch(case, now)
+    record_event(
+        session,
+        keys,
+        actor=_actor(case),
+        action="case.attachments_added",
+        now=now,
+        object_type="case",
+        object_id=str(case.id),
+        details={"count": len(rows)},
+    )
+    _notify_handlers(session, case, "case_message", now)
+    session.flush()
+    return rows
+
+
+def consent_states(session: Session, case: Case) -> list[ConsentView]:
+    """For each consent this route knows: given or not, and since when."""
+    current = {
+        c.kind: c
+        for c in session.scalars(
+            sa.select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None))
+        )
+    }
+    return [
+        ConsentView(kind, kind in current, current[kind].given_at if kind in current else None)
+        for kind in CONSENTS_BY_ROUTE[case.route]
+    ]
+
+
+def set_consent(
+    session: Session,
+    keys: KeyStore,
+    workflow: Workflow,
+    case: Case,
+    *,
+    kind: ConsentKind,
+    given: bool,
+    now: datetime,
+) -> bool:
+    """Give or withdraw a consent; returns whether anything changed. History is kept."""
+    _require_open(workflow, case)
+    if kind not in CONSENTS_BY_ROUTE[case.route]:
+        raise ValueError("consent not asked on this route")
+    active = session.scalar(
+        sa.select(Consent).where(
+            Consent.case_id == case.id, Consent.kind == kind, Consent.withdrawn_at.is_(None)
+        )
+    )
+    if given == (active is not None):
+        return False
+    if given:
+        session.add(Consent(case_id=case.id, kind=kind, given_at=now))
+    else:
+        assert active is not None  # noqa: S101 - given is False and the states differ
+        active.withdrawn_at = now
+    _touch(case, now)
+    record_event(
+        session,
+        keys,
+        actor=_actor(case),
+        action="consent.given" if given else "consent.withdrawn",
+        now=now,
+        object_type="case",
+        object_id=str(case.id),
+        details={"kind": kind.value},
+    )
+    _notify_handlers(session, case, "case_message", now)
+    session.flush()
+    return True
+
+
+def withdraw_case(
+    session: Session, keys: KeyStore, workflow: Workflow, case: Case, *, now: datetime
+) -> None:
+    """The complainant withdraws: the case ends, its clocks stop, the handlers are told."""
+    _require_open(workflow, case)
+    previous = case.state
+    case.state = "withdrawn"
+    case.closed_at = now
+    _touch(case, now)
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            occurred_at=now,
+            kind="withdrawn",
+            from_state=previous,
+            to_state="withdrawn",
+        )
+    )
+    enter_state(session, workflow, case, "withdrawn", now)
+    record_event(
+        session,
+        keys,
+        actor=_actor(case),
+        action="case.withdrawn",
+        now=now,
+        object_type="case",
+        object_id=str(case.id),
+        details={"from_state": previous},
+    )
+    days = max(0, (now - case.submitted_at).days)
+    record_stat(session, case, "withdrawn", now=now, days_taken=days)
+    _notify_handlers(session, case, "case_withdrawn", now)
+    session.flush()
+
+
+def _require_open(workflow: Workflow, case: Case) -> None:
+    if not workflow[case.route].is_open(case.state):
+        raise MailboxClosed(case.reference)
+
+
+def _touch(case: Case, now: datetime) -> None:
+    case.updated_at = now
+
+
+def _notify_handlers(session: Session, case: Case, kind: str, now: datetime) -> None:
+    handlers = session.scalars(
+        sa.select(CaseAccessGrant.person_id).where(
+            CaseAccessGrant.case_id == case.id, CaseAccessGrant.revoked_at.is_(None)
+        )
+    ).all()
+    for person_id in sorted(set(handlers)):
+        queue_notification(
+            session,
+            recipient_person_id=person_id,
+            kind=kind,
+            params={"reference": case.reference},
+            now=now,
+        )
+
+
+def _message_view(cipher: FieldCipher, message: Message) -> MessageView:
+    return MessageView(
+        id=message.id,
+        from_complainant=message.author_kind is AuthorKind.COMPLAINANT,
+        body=cipher.open_text("messages", "body", message.id, message.body),
+        created_at=message.created_at,
+    )
+
+
+def _attachment_views(session: Session, cipher: FieldCipher, case: Case) -> list[AttachmentView]:
+    rows = session.scalars(
+        sa.select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
+    ).all()
+    return [
+        AttachmentView(
+            id=a.id,
+            name=cipher.open_text("attachments", "name", a.id, a.name),
+            content_type=a.content_type,
+            size=a.size,
+            created_at=a.created_at,
+            from_complainant=a.added_by is AuthorKind.COMPLAINANT,
+        )
+        for a in rows
+    ]
+
+
+def my_reports(session: Session, blind_index: bytes) -> list[Case]:
+    """Reports a logged-in employee filed under their own name, newest first."""
+    return list(
+        session.scalars(
+            sa.select(Case)
+            .where(Case.complainant_index == blind_index)
+            .order_by(Case.submitted_at.desc())
+        )
+    )

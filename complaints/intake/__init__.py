@@ -1,0 +1,1 @@
+"""Filing a report: the guided form, the review step and the submission."""

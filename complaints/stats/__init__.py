@@ -1,0 +1,1 @@
+"""Anonymized statistics: stat events that never link back to a case."""

@@ -1,0 +1,31 @@
+"""Stat events: one countable fact each, with no case id and no time finer than a quarter."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from complaints.db import Base
+
+
+class StatEvent(Base):
+    __tablename__ = "stat_events"
+    __table_args__ = (sa.Index(None, "quarter", "kind"),)
+
+    # Random ids: a sequence would betray the order of filing and so link back to cases.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    quarter: Mapped[str] = mapped_column(sa.String(7))  # "2026-Q1"
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("org_units.id", ondelete="RESTRICT")
+    )
+    category: Mapped[str] = mapped_column(sa.String(40))
+    grounds: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    route: Mapped[str] = mapped_column(sa.String(20))
+    disclosure: Mapped[str] = mapped_column(sa.String(20))
+    outcome: Mapped[str | None] = mapped_column(sa.String(40))
+    days_taken: Mapped[int | None]
+    deadline: Mapped[str | None] = mapped_column(sa.String(40))
+    deadline_met: Mapped[bool | None]

@@ -1,0 +1,1 @@
+"""Routes, states and statutory deadlines, from ``config/workflow.toml``."""
