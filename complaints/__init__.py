@@ -20,6 +20,8 @@ from complaints.crypto import services as crypto
 from complaints.crypto.keystore import KeyStore, KeyStoreError
 from complaints.demo import cli as demo_cli
 from complaints.directory import cli as directory_cli
+from complaints.followup import views as followup_views
+from complaints.intake import views as intake_views
 from complaints.logs import configure_logging, get_logger
 from complaints.notify import cli as notify_cli
 from complaints.notify.mailer import Mailer
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     app.register_blueprint(web_views.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(notify_templates)
+    app.register_blueprint(intake_views.bp)
+    app.register_blueprint(followup_views.bp)
 
     for group in (
         migrate.group,
