@@ -12,13 +12,18 @@ from complaints.web.i18n import Localized
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The file's contents; any reason it cannot be read becomes a one-line ConfigurationError."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigurationError(f"{path} is missing") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path} cannot be read ({exc.strerror or exc})") from None
 
 
 class Section:
@@ -32,7 +37,8 @@ class Section:
         self.table: Mapping[str, Any] = table
 
     def fail(self, message: str) -> NoReturn:
-        raise ConfigurationError(f"{self.path}: {self.where}: {message}")
+        place = f"{self.where}: " if self.where else ""
+        raise ConfigurationError(f"{self.path}: {place}{message}")
 
     def allow(self, keys: Iterable[str]) -> None:
         unknown = sorted(set(self.table) - set(keys))

@@ -18,10 +18,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 MAX_NAME_LENGTH = 120
 MAX_IMAGE_PIXELS = 40_000_000
+MAX_MEMBER_BYTES = 1_000_000  # of the few archive members read to recognise a format
 PDF = "application/pdf"
 PNG = "image/png"
 JPEG = "image/jpeg"
@@ -77,16 +78,35 @@ def _detect(data: bytes) -> str:
 def _office(data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            if "mimetype" in names and archive.read("mimetype").strip() == ODT.encode():
+            names = {info.filename for info in archive.infolist()}
+            if "mimetype" in names and _member(archive, "mimetype").strip() == ODT.encode():
+                # OpenDocument keeps Basic macros and scripts in these folders.
+                if any(name.startswith(("Basic/", "Scripts/")) for name in names):
+                    raise UploadRejected("macros")
                 return ODT
             if "[Content_Types].xml" in names and "word/document.xml" in names:
-                if any(name.lower().endswith("vbaproject.bin") for name in names):
+                content_types = _member(archive, "[Content_Types].xml").lower()
+                if b"macroenabled" in content_types or any(
+                    name.lower().endswith("vbaproject.bin") for name in names
+                ):
                     raise UploadRejected("macros")
                 return DOCX
-    except (zipfile.BadZipFile, KeyError, RuntimeError):
+    except UploadRejected:
+        raise
+    except Exception:
+        # A damaged archive can fail in many ways (BadZipFile, zlib.error, EOFError,
+        # NotImplementedError for odd compression, RuntimeError when encrypted, ...).
         raise UploadRejected("damaged") from None
     raise UploadRejected("wrong_type")
+
+
+def _member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """A small member, read with a bound: a declared size can lie and a member can be a bomb."""
+    with archive.open(name) as member:
+        content = member.read(MAX_MEMBER_BYTES + 1)
+    if len(content) > MAX_MEMBER_BYTES:
+        raise UploadRejected("damaged")
+    return content
 
 
 def _is_text(data: bytes) -> bool:
@@ -96,40 +116,56 @@ def _is_text(data: bytes) -> bool:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    control = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\r\n\t")
-    return control == 0
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in text):
+        return False
+    # Markup (HTML, SVG, XML) and scripts are programs a browser or shell would act on, even
+    # when they arrive as "text": refuse them rather than store them under a harmless name.
+    start = text.lstrip("\ufeff \t\r\n")
+    return not start.startswith(("<", "#!"))
 
 
 def _reencode_image(data: bytes, content_type: str) -> bytes:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
+    """Decode and draw the pixels into a new image: no metadata or trailing data survives."""
+    image_format = "PNG" if content_type == PNG else "JPEG"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[image_format]) as image:
+                # Before decoding: a small file can describe a picture of billions of pixels.
                 if image.width * image.height > MAX_IMAGE_PIXELS:
                     raise UploadRejected("image_too_large")
                 image.load()
-                clean = image.convert("RGBA" if content_type == PNG else "RGB")
-        except UploadRejected:
-            raise
-        except (
-            UnidentifiedImageError,
-            OSError,
-            ValueError,
-            Image.DecompressionBombWarning,
-            Image.DecompressionBombError,
-        ):
-            raise UploadRejected("damaged") from None
+                # Turn the pixels the way the camera said, as the tag saying so is dropped.
+                upright = ImageOps.exif_transpose(image)
+                pixels = upright.convert(_clean_mode(upright.mode, image_format))
+    except UploadRejected:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise UploadRejected("image_too_large") from None
+    except Exception:
+        # Pillow reports damaged input with many exception types (OSError, SyntaxError,
+        # ValueError, struct.error, EOFError, ...); for an upload they all mean "damaged".
+        raise UploadRejected("damaged") from None
+    # A new image from the bare pixels: ``convert`` would carry ``info`` (comments, XMP, ICC,
+    # text chunks) along, and the encoders write some of it back out.
+    clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
     out = io.BytesIO()
-    if content_type == PNG:
+    if image_format == "PNG":
         clean.save(out, "PNG", optimize=True)
     else:
         clean.save(out, "JPEG", quality=90)
     return out.getvalue()
 
 
+def _clean_mode(mode: str, image_format: str) -> str:
+    if image_format == "PNG":
+        return mode if mode in ("1", "L", "LA", "RGB", "RGBA") else "RGBA"
+    return mode if mode in ("L", "RGB") else "RGB"
+
+
 def _clean_name(filename: str, content_type: str) -> str:
     """A name to show, never to use on disk: no path, no control characters, the right ending."""
     base = PurePath(filename.replace("\\", "/")).name
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip(" .")
-    stem = PurePath(base).stem[:MAX_NAME_LENGTH] or "bestand"
+    stem = PurePath(base).stem[:MAX_NAME_LENGTH].strip(" .") or "bestand"
     return stem + EXTENSIONS[content_type]

@@ -45,9 +45,18 @@ def load_taxonomy(path: Path) -> Taxonomy:
     """Read and check the taxonomy; raises ConfigurationError naming the first problem."""
     root = Section(path, "", read_toml(path))
     root.allow({"categories", "grounds"})
+    grounds_section = Section(path, "grounds", root.table.get("grounds", {}))
+    grounds: dict[str, Ground] = {}
+    for key in grounds_section.table:
+        section = grounds_section.child(key)
+        if not _KEY.match(key):
+            section.fail("keys are lower-case letters, digits and _ (at most 40)")
+        section.allow({"nl", "en"})
+        grounds[key] = Ground(key=key, label=section.localized())
+    categories_section = root.child("categories")
     categories: dict[str, Category] = {}
-    for key in root.child("categories").table:
-        section = root.child("categories").child(key)
+    for key in categories_section.table:
+        section = categories_section.child(key)
         if not _KEY.match(key):
             section.fail("keys are lower-case letters, digits and _ (at most 40)")
         section.allow({"nl", "en", "hint_nl", "hint_en", "routes", "grounds", "offered"})
@@ -59,25 +68,19 @@ def load_taxonomy(path: Path) -> Taxonomy:
                 section.fail(f"unknown route {name!r}")
         if not routes:
             section.fail("routes must name at least one route")
+        asks_grounds = section.flag("grounds", False)
+        if asks_grounds and not grounds:
+            section.fail("asks for discrimination grounds, but no [grounds.KEY] tables are listed")
         categories[key] = Category(
             key=key,
             label=section.localized(),
             hint=section.localized("hint_"),
-            routes=tuple(routes),
-            asks_grounds=section.flag("grounds", False),
+            routes=tuple(dict.fromkeys(routes)),
+            asks_grounds=asks_grounds,
             offered=section.flag("offered", True),
         )
-    grounds: dict[str, Ground] = {}
-    for key in root.child("grounds").table:
-        section = root.child("grounds").child(key)
-        if not _KEY.match(key):
-            section.fail("keys are lower-case letters, digits and _ (at most 40)")
-        section.allow({"nl", "en"})
-        grounds[key] = Ground(key=key, label=section.localized())
     if not any(c.offered for c in categories.values()):
-        root.fail("at least one category must be offered")
-    if any(c.asks_grounds for c in categories.values()) and not grounds:
-        root.fail("a category asks for grounds but no grounds are listed")
+        categories_section.fail("at least one category must be offered")
     return Taxonomy(categories, grounds)
 
 

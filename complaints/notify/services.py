@@ -3,6 +3,9 @@
 E-mails say that something needs attention and where to log in — a case reference and a date
 at most. They never carry case content, names or receipt codes, because e-mail is copied,
 forwarded and stored in places this service does not control.
+
+The texts are composed here rather than in templates: message extraction (babel.cfg) reads
+Python and HTML templates, so sentences in a ``.txt`` template were never translated.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from email.utils import make_msgid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import current_app
+from flask_babel import force_locale, format_date
 from sqlalchemy.orm import Session
 
 from complaints import clock, db
@@ -28,6 +31,9 @@ from complaints.settings import Settings, current_settings
 from complaints.web.i18n import _
 
 _PLAIN = (str, int, bool)
+KINDS = frozenset({"case_assigned", "case_message", "case_withdrawn"})
+BACKOFF_LIMIT = timedelta(days=1)
+DELIVERY_BATCH = 200  # notifications per transaction and SMTP connection
 log = get_logger(__name__)
 
 
@@ -46,7 +52,9 @@ def queue_notification(
     params: dict[str, Any],
     now: datetime,
 ) -> Notification:
-    """Put an e-mail in the outbox, in the caller's transaction."""
+    """Put an e-mail in the outbox, in the caller's transaction; it goes out after the commit."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
     for name, value in params.items():
         if not isinstance(value, _PLAIN):
             raise TypeError(f"notification parameter {name!r} must be a plain value")
@@ -61,23 +69,50 @@ def queue_notification(
     )
     session.add(notification)
     session.flush()
-    notification_id = notification.id
-    db.after_commit(session, lambda: _deliver_now([notification_id]))
+    _delivery_after_commit(session).ids.append(notification.id)
     return notification
+
+
+class _DeliverAfterCommit:
+    """One after-commit delivery per transaction, for all it queued: one SMTP connection."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def __call__(self) -> None:
+        _deliver_now(self.ids)
+
+
+def _delivery_after_commit(session: Session) -> _DeliverAfterCommit:
+    for callback in session.info.get(db.AFTER_COMMIT, []):
+        if isinstance(callback, _DeliverAfterCommit):
+            return callback
+    callback = _DeliverAfterCommit()
+    db.after_commit(session, callback)
+    return callback
 
 
 def _deliver_now(ids: list[int]) -> None:
     """Try at once after the commit; what fails stays pending for ``notify send``."""
     session = db.session()
-    try:
-        report = deliver(session, mailer(), current_settings(), now=clock.now(), only=ids)
-        session.commit()
-    except Exception:  # a broken mail server must not break the page that was saved
-        session.rollback()
-        log.warning("notify.delivery_error", exc_info=True)
-        return
-    if report.retrying or report.failed:
-        log.warning("notify.delivery_deferred", retrying=report.retrying, failed=report.failed)
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        try:
+            report = deliver(
+                session,
+                mailer(),
+                current_settings(),
+                now=clock.now(),
+                only=ids[start : start + DELIVERY_BATCH],
+            )
+            session.commit()
+        except Exception:  # a broken mail server must not break the page that was saved
+            session.rollback()
+            log.warning("notify.delivery_error", exc_info=True)
+            return
+        if report.retrying or report.failed:
+            log.warning("notify.delivery_deferred", retrying=report.retrying, failed=report.failed)
+        if report.retrying and not report.sent:
+            return  # the server is unreachable: leave the rest to ``notify send`` as well
 
 
 def deliver(
@@ -87,7 +122,7 @@ def deliver(
     *,
     now: datetime,
     only: Collection[int] | None = None,
-    limit: int = 200,
+    limit: int = DELIVERY_BATCH,
 ) -> DeliveryReport:
     """Send pending notifications that are due (or just ``only`` these); record the outcome."""
     query = (
@@ -101,11 +136,25 @@ def deliver(
         query = query.where(Notification.id.in_(list(only)))
     else:
         query = query.where(Notification.next_attempt_at <= now)
-    rows = session.execute(query).all()
-    messages = [render_email(n, person, settings) for n, person in rows]
-    outcomes = mailer.send(messages)
-    sent = retrying = failed = 0
-    for (notification, _person), error in zip(rows, outcomes, strict=True):
+    # Two senders (the after-commit delivery and ``notify send``, or two timers) must not
+    # both take the same row: PostgreSQL skips rows another transaction is sending. SQLite
+    # needs nothing, its transactions take the write lock at BEGIN.
+    query = query.with_for_update(skip_locked=True, of=Notification)
+    batch: list[tuple[Notification, EmailMessage]] = []
+    failed = 0
+    for notification, person in session.execute(query).all():
+        try:
+            batch.append((notification, render_email(notification, person, settings)))
+        except Exception as exc:
+            # It will not render any better next time: give up on it, and send the others.
+            notification.attempts += 1
+            notification.status = NotificationStatus.FAILED
+            notification.last_error = type(exc).__name__[:100]
+            log.warning("notify.render_failed", notification_id=notification.id)
+            failed += 1
+    outcomes = mailer.send([message for _notification, message in batch])
+    sent = retrying = 0
+    for (notification, _message), error in zip(batch, outcomes, strict=True):
         notification.attempts += 1
         if error is None:
             notification.status = NotificationStatus.SENT
@@ -118,12 +167,15 @@ def deliver(
             notification.status = NotificationStatus.FAILED
             failed += 1
         else:
-            # 1, 2, 4, 8 ... minutes, at most a day, between attempts.
-            backoff = min(2 ** (notification.attempts - 1), 24 * 60)
-            notification.next_attempt_at = now + timedelta(minutes=backoff)
+            notification.next_attempt_at = now + retry_delay(notification.attempts)
             retrying += 1
     session.flush()
     return DeliveryReport(sent, retrying, failed)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after the first, second, third ... failed attempt; at most a day."""
+    return min(timedelta(minutes=2 ** min(attempts - 1, 20)), BACKOFF_LIMIT)
 
 
 def render_email(notification: Notification, person: Person, settings: Settings) -> EmailMessage:
@@ -137,8 +189,9 @@ def render_email(notification: Notification, person: Person, settings: Settings)
     subjects = []
     for language in ("nl", "en"):
         with force_locale(language):
-            parts.append(render_template(f"notify/{notification.kind}.txt", **values).strip())
-            subjects.append(_subject(notification.kind, values))
+            subject, body = _compose(notification.kind, values)
+            subjects.append(subject)
+            parts.append(body)
     message = EmailMessage()
     message["Subject"] = f"{subjects[0]} / {subjects[1]}"
     message["From"] = settings.mail_from
@@ -149,14 +202,44 @@ def render_email(notification: Notification, person: Person, settings: Settings)
     return message
 
 
-def _subject(kind: str, values: dict[str, Any]) -> str:
-    reference = values.get("reference", "")
-    subjects = {
-        "case_assigned": _("New report %(reference)s", reference=reference),
-        "case_message": _("News in report %(reference)s", reference=reference),
-        "case_withdrawn": _("Report %(reference)s withdrawn", reference=reference),
-    }
-    return subjects.get(kind, _("Message from the reporting service"))
+def _compose(kind: str, values: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body in the current language, from the reference, a date and the link."""
+    reference = values["reference"]
+    login_url = values["login_url"]
+    read_it = _("Log in to read it:")
+    if kind == "case_assigned":
+        subject = _("New report %(reference)s", reference=reference)
+        paragraphs = [
+            _("A new report has been assigned to you: %(reference)s.", reference=reference)
+        ]
+        acknowledge_by = values.get("acknowledge_by")
+        if isinstance(acknowledge_by, date):
+            when = format_date(acknowledge_by, "long")
+            read_it = _("Please confirm receipt by %(date)s. Log in to read it:", date=when)
+        paragraphs.append(f"{read_it}\n{login_url}")
+    elif kind == "case_message":
+        subject = _("News in report %(reference)s", reference=reference)
+        paragraphs = [
+            _(
+                "There is news from the complainant in report %(reference)s (a message, a file "
+                "or a consent).",
+                reference=reference,
+            ),
+            f"{read_it}\n{login_url}",
+        ]
+    elif kind == "case_withdrawn":
+        subject = _("Report %(reference)s withdrawn", reference=reference)
+        paragraphs = [
+            _(
+                "The complainant has withdrawn report %(reference)s. Its deadlines have stopped.",
+                reference=reference,
+            ),
+            login_url,
+        ]
+    else:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    paragraphs.append(_("This e-mail deliberately contains nothing about the report itself."))
+    return subject, "\n\n".join(paragraphs)
 
 
 def mailer() -> Mailer:

@@ -1,7 +1,8 @@
-"""No pages: the blueprint only makes the e-mail templates in templates/notify/ available."""
+"""Nothing to serve: the e-mails are composed in services.py (where message extraction finds
+their texts). The empty blueprint stays because the application factory registers it."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-bp = Blueprint("notify", __name__, template_folder="templates")
+bp = Blueprint("notify", __name__)

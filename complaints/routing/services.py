@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from complaints.accounts.models import Role, RoleAssignment
 from complaints.cases.models import Case, CaseAccessGrant, GrantRole, Route
 from complaints.crypto.blind_index import normalise_name
-from complaints.directory.models import OrgUnit, Person
+from complaints.directory.models import OrgUnit, OrgUnitKind, Person
 from complaints.workflow.config import Workflow
 
 # Routes and the role whose holders handle them (the manager route uses the directory instead).
@@ -33,7 +33,7 @@ GRANT_ROLES = {
     Route.INTEGRITY: GrantRole.INTEGRITY_COORDINATOR,
     Route.COMMITTEE: GrantRole.COMMITTEE_SECRETARY,
 }
-MAX_CHAIN = 50  # manager chains longer than this are a data error, not an organisation
+MAX_CHAIN = 50  # manager chains or unit trees deeper than this are a data error
 
 
 class Basis(StrEnum):
@@ -66,12 +66,15 @@ class Recipient:
 @dataclass(frozen=True)
 class RoutingRequest:
     route: Route
-    organisation_id: int | None  # the ministry (or unit) the report concerns
+    organisation_id: int | None  # the unit the report concerns (any level of the tree)
     manager_person_id: int | None = None  # manager route: the complainant's line manager
     chosen_person_id: int | None = None  # confidant route: picked by name
     complainant_person_id: int | None = None
     accused_person_ids: frozenset[int] = frozenset()
     accused_names: tuple[str, ...] = ()
+    # The name the complainant gave: someone in the directory by that name is not asked to
+    # handle a report they may well have filed themselves.
+    complainant_name: str | None = None
 
 
 @dataclass
@@ -91,18 +94,18 @@ def resolve_recipients(
     session: Session, workflow: Workflow, request: RoutingRequest
 ) -> list[Recipient]:
     """The people who get access to a new report on ``request.route``."""
-    exclusions = _Exclusions(
-        person_ids=set(request.accused_person_ids)
-        | ({request.complainant_person_id} if request.complainant_person_id else set()),
-        names={normalise_name(n) for n in request.accused_names if normalise_name(n)},
-    )
-    ministry_id = _ministry_id(session, request.organisation_id)
+    excluded_ids = set(request.accused_person_ids)
+    if request.complainant_person_id is not None:
+        excluded_ids.add(request.complainant_person_id)
+    names = [*request.accused_names, request.complainant_name or ""]
+    exclusions = _Exclusions(excluded_ids, _normalised(names))
     if request.route is Route.MANAGER:
         return [_manager(session, request, exclusions)]
+    scopes = _scopes(session, request.organisation_id)
     if request.route is Route.CONFIDANT:
-        return [_confidant(session, workflow, request, ministry_id, exclusions)]
+        return [_confidant(session, workflow, request, scopes, exclusions)]
     if request.route is Route.INTEGRITY:
-        return _role_holders(session, Role.INTEGRITY_COORDINATOR, ministry_id, exclusions)
+        return _role_holders(session, request.route, scopes, exclusions)
     return _secretariat(session, exclusions)
 
 
@@ -110,8 +113,13 @@ def is_excluded(
     person: Person, accused_person_ids: Iterable[int], accused_names: Iterable[str]
 ) -> bool:
     """Whether a person may never receive this report (used again at every reassignment)."""
-    exclusions = _Exclusions(set(accused_person_ids), {normalise_name(n) for n in accused_names})
+    exclusions = _Exclusions(set(accused_person_ids), _normalised(accused_names))
     return exclusions.excludes(person)
+
+
+def _normalised(names: Iterable[str]) -> set[str]:
+    # A name that normalises to nothing ("-", "?") names nobody; it must not match anybody.
+    return {normalised for normalised in map(normalise_name, names) if normalised}
 
 
 def _manager(session: Session, request: RoutingRequest, exclusions: _Exclusions) -> Recipient:
@@ -119,11 +127,12 @@ def _manager(session: Session, request: RoutingRequest, exclusions: _Exclusions)
         raise NoEligibleHandler("manager_unknown")
     candidate = session.get(Person, request.manager_person_id)
     basis = Basis.LINE_MANAGER
-    for _ in range(MAX_CHAIN):
-        if candidate is None:
-            raise NoEligibleHandler("no_manager_available")
+    seen: set[int] = set()
+    # The import refuses manager loops, but a loop in the data must end the walk, not hang it.
+    while candidate is not None and candidate.id not in seen and len(seen) < MAX_CHAIN:
         if not exclusions.excludes(candidate):
             return Recipient(candidate.id, candidate.name, GrantRole.MANAGER, basis)
+        seen.add(candidate.id)
         basis = Basis.HIGHER_MANAGER
         candidate = session.get(Person, candidate.manager_id) if candidate.manager_id else None
     raise NoEligibleHandler("no_manager_available")
@@ -133,10 +142,10 @@ def _confidant(
     session: Session,
     workflow: Workflow,
     request: RoutingRequest,
-    ministry_id: int | None,
+    scopes: set[int],
     exclusions: _Exclusions,
 ) -> Recipient:
-    serving = _holders(session, Role.CONFIDANT, ministry_id)
+    serving = _holders(session, Role.CONFIDANT, scopes)
     if request.chosen_person_id is not None:
         chosen = next((p for p, _ in serving if p.id == request.chosen_person_id), None)
         if chosen is None:
@@ -155,23 +164,25 @@ def _confidant(
 
 
 def _role_holders(
-    session: Session, role: Role, ministry_id: int | None, exclusions: _Exclusions
+    session: Session, route: Route, scopes: set[int], exclusions: _Exclusions
 ) -> list[Recipient]:
-    serving = _holders(session, role, ministry_id)
+    """Everyone eligible serving the organisation; if nobody, everyone government-wide."""
+    role, grant_role = ROUTE_ROLES[route], GRANT_ROLES[route]
+    serving = _holders(session, role, scopes)
     for government_wide in (False, True):
         people = [
             p for p, wide in serving if wide is government_wide and not exclusions.excludes(p)
         ]
         if people:
             basis = Basis.GOVERNMENT_WIDE if government_wide else Basis.ORGANISATION
-            return [Recipient(p.id, p.name, GrantRole.INTEGRITY_COORDINATOR, basis) for p in people]
-    raise NoEligibleHandler("no_integrity_coordinator_available")
+            return [Recipient(p.id, p.name, grant_role, basis) for p in people]
+    raise NoEligibleHandler(f"no_{role.value}_available")
 
 
 def _secretariat(session: Session, exclusions: _Exclusions) -> list[Recipient]:
     people = [
         p
-        for p, _wide in _holders(session, Role.COMMITTEE_SECRETARY, None, any_scope=True)
+        for p, _wide in _holders(session, Role.COMMITTEE_SECRETARY, set(), any_scope=True)
         if not exclusions.excludes(p)
     ]
     if not people:
@@ -182,9 +193,13 @@ def _secretariat(session: Session, exclusions: _Exclusions) -> list[Recipient]:
 
 
 def _holders(
-    session: Session, role: Role, ministry_id: int | None, *, any_scope: bool = False
+    session: Session, role: Role, scopes: set[int], *, any_scope: bool = False
 ) -> list[tuple[Person, bool]]:
-    """People holding ``role`` for this ministry or government-wide, with "is government-wide"."""
+    """Active people holding ``role`` for one of ``scopes`` or government-wide, with "is
+    government-wide" (no scope, or the government unit itself as scope)."""
+    government = set(
+        session.scalars(sa.select(OrgUnit.id).where(OrgUnit.kind == OrgUnitKind.GOVERNMENT))
+    )
     query = (
         sa.select(Person, RoleAssignment.scope_unit_id)
         .join(RoleAssignment, RoleAssignment.person_id == Person.id)
@@ -192,13 +207,15 @@ def _holders(
         .order_by(Person.id)
     )
     if not any_scope:
-        scope: sa.ColumnElement[bool] = RoleAssignment.scope_unit_id.is_(None)
-        if ministry_id is not None:
-            scope = sa.or_(scope, RoleAssignment.scope_unit_id == ministry_id)
-        query = query.where(scope)
+        query = query.where(
+            sa.or_(
+                RoleAssignment.scope_unit_id.is_(None),
+                RoleAssignment.scope_unit_id.in_(sorted(scopes | government)),
+            )
+        )
     seen: dict[int, tuple[Person, bool]] = {}
     for person, scope_id in session.execute(query):
-        wide = scope_id is None
+        wide = scope_id is None or scope_id in government
         # Someone serving both the ministry and the whole government counts as the ministry's.
         if person.id not in seen or not wide:
             seen[person.id] = (person, wide)
@@ -227,8 +244,20 @@ def open_caseload(
     return {person_id: int(count) for person_id, count in rows}
 
 
-def _ministry_id(session: Session, unit_id: int | None) -> int | None:
-    if unit_id is None:
-        return None
-    unit = session.get(OrgUnit, unit_id)
-    return unit.ministry_id if unit is not None else None
+def _scopes(session: Session, unit_id: int | None) -> set[int]:
+    """The report's unit and every unit above it, up to (not including) the government.
+
+    A role scoped to any of them serves the report: ``confidant@BZK`` serves all of the
+    ministry, ``confidant@BZK-APS`` only that directorate.
+    """
+    scopes: set[int] = set()
+    unit = session.get(OrgUnit, unit_id) if unit_id is not None else None
+    while (
+        unit is not None
+        and unit.kind is not OrgUnitKind.GOVERNMENT
+        and unit.id not in scopes
+        and len(scopes) < MAX_CHAIN
+    ):
+        scopes.add(unit.id)
+        unit = session.get(OrgUnit, unit.parent_id) if unit.parent_id is not None else None
+    return scopes

@@ -118,6 +118,10 @@ def _route(route: Route, section: Section) -> RouteWorkflow:
             item.fail(f"unknown state(s) {', '.join(unknown)}")
         if not met_by:
             item.fail("met_by must name at least one state")
+        if starts in final:
+            item.fail(f"starts in the final state {starts!r}, so it could never be met")
+        if starts in met_by:
+            item.fail(f"{starts!r} both starts and meets it")
         amounts = {k: item.positive_int(k) for k in ("days", "weeks", "months")}
         given = {k: v for k, v in amounts.items() if v is not None}
         if len(given) != 1:

@@ -57,6 +57,8 @@ def due_date(start: datetime, period: Period) -> date:
 def enter_state(session: Session, workflow: Workflow, case: Case, state: str, at: datetime) -> None:
     """Settle the deadlines this state meets or ends, and start the ones it starts."""
     route = workflow[case.route]
+    if state not in route.states:
+        raise ValueError(f"{state!r} is not a state of the {case.route.value} route")
     for deadline in _running(session, case):
         spec = next((d for d in route.deadlines if d.name == deadline.name), None)
         if spec is not None and state in spec.met_by:
