@@ -68,9 +68,15 @@ def start_draft(session: Session, *, now: datetime, lifetime: timedelta) -> Draf
     return ref
 
 
-def load_answers(session: Session, ref: DraftRef, *, now: datetime) -> dict[str, Any] | None:
-    """The answers so far, or None if the draft is gone, expired, or the key does not fit."""
-    draft = session.get(IntakeDraft, ref.draft_id)
+def load_answers(
+    session: Session, ref: DraftRef, *, now: datetime, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The answers so far, or None if the draft is gone, expired, or the key does not fit.
+
+    ``for_update`` locks the draft row until the transaction ends, so a report sent twice at
+    once (a double click) is filed once: the second request finds the draft gone.
+    """
+    draft = session.get(IntakeDraft, ref.draft_id, with_for_update=for_update)
     if draft is None or draft.expires_at <= now:
         return None
     try:

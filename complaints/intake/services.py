@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,10 +26,10 @@ from complaints.directory.models import OrgUnit
 from complaints.notify.services import queue_notification
 from complaints.routing.services import Recipient, RoutingRequest, resolve_recipients
 from complaints.stats.services import record_stat
-from complaints.workflow.config import Workflow
-from complaints.workflow.services import enter_state, local_date
+from complaints.workflow.config import Period, Workflow
+from complaints.workflow.services import AMSTERDAM, due_date, enter_state, local_date
 
-FILING_TERM = timedelta(days=365)
+FILING_TERM = Period(months=12)  # Awb 9:8(1)(c): within a year of the conduct
 MAX_TEXT = 20_000
 MAX_SHORT = 500
 
@@ -114,8 +114,13 @@ def check_report(taxonomy: Taxonomy, report: Report) -> None:
         raise ReportRefused("route_not_for_category", "route")
     if not report.description.strip():
         raise ReportRefused("description_required", "description")
-    if len(report.description) > MAX_TEXT or len(report.desired_outcome) > MAX_TEXT:
+    if len(report.description) > MAX_TEXT:
         raise ReportRefused("text_too_long", "description")
+    if len(report.desired_outcome) > MAX_TEXT:
+        raise ReportRefused("text_too_long", "desired_outcome")
+    for field, value in _short_texts(report):
+        if len(value) > MAX_SHORT:
+            raise ReportRefused("text_too_long", field)
     if report.route is Route.COMMITTEE and report.disclosure is Disclosure.ANONYMOUS:
         # Awb 9:8: the accused must be able to respond, so a formal complaint needs a name.
         raise ReportRefused("committee_needs_identity", "disclosure")
@@ -125,6 +130,17 @@ def check_report(taxonomy: Taxonomy, report: Report) -> None:
         raise ReportRefused("identity_required", "name")
     if report.route is Route.MANAGER and report.manager_person_id is None:
         raise ReportRefused("manager_required", "manager")
+
+
+def _short_texts(report: Report) -> list[tuple[str, str]]:
+    """The one-line answers, with the form field each comes from."""
+    texts = [("when", report.when), ("place", report.place)]
+    texts += [("accused", text) for a in report.accused for text in (a.name, a.relation)]
+    texts += [("witnesses", text) for w in report.witnesses for text in (w.name, w.contact)]
+    if report.identity is not None:
+        identity = report.identity
+        texts += [("name", identity.name), ("email", identity.email), ("phone", identity.phone)]
+    return texts
 
 
 def routing_request(report: Report) -> RoutingRequest:
@@ -137,6 +153,7 @@ def routing_request(report: Report) -> RoutingRequest:
         or report.filer_person_id,
         accused_person_ids=frozenset(a.person_id for a in report.accused if a.person_id),
         accused_names=tuple(a.name for a in report.accused if a.name),
+        complainant_name=report.identity.name if report.identity else None,
     )
 
 
@@ -162,10 +179,13 @@ def submit_report(
     if expected_recipients is not None and {r.person_id for r in recipients} != expected_recipients:
         raise RecipientsChanged
     code = new_receipt_code()
+    # Grounds belong to a category that asks for them; a form that was switched to another
+    # category may still send the boxes ticked before, and they must not reach the statistics.
+    grounds = report.grounds if taxonomy.categories[report.category].asks_grounds else ()
     draft = NewCase(
         route=report.route,
         category=report.category,
-        grounds=tuple(sorted(set(report.grounds))),
+        grounds=tuple(sorted(set(grounds))),
         disclosure=report.disclosure,
         description=report.description,
         organisation_id=_ministry_id(session, report.unit_id),
@@ -278,9 +298,11 @@ def complainant_index(blind: BlindIndexer, person_id: int) -> bytes:
 
 
 def _out_of_term(report: Report, now: datetime) -> bool:
+    """Filed more than a year after the (last) incident, counted in calendar days in Amsterdam."""
     if report.route is not Route.COMMITTEE or report.ongoing or report.last_incident_on is None:
         return False
-    return report.last_incident_on < local_date(now - FILING_TERM)
+    incident = datetime.combine(report.last_incident_on, time(12), tzinfo=AMSTERDAM)
+    return local_date(now) > due_date(incident, FILING_TERM)
 
 
 def _ministry_id(session: Session, unit_id: int | None) -> int | None:
