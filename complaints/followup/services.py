@@ -28,6 +28,7 @@ from complaints.cases.models import (
     CaseEvent,
     Consent,
     ConsentKind,
+    Disclosure,
     Message,
     Route,
 )
@@ -39,6 +40,7 @@ from complaints.crypto.keystore import KeyStore
 from complaints.crypto.services import case_cipher
 from complaints.followup.models import ComplainantSession
 from complaints.notify.services import queue_notification
+from complaints.settings import Settings
 from complaints.stats.services import record_stat
 from complaints.workflow.config import Workflow
 from complaints.workflow.services import DeadlineView, deadline_views, enter_state
@@ -61,6 +63,13 @@ class MailboxClosed(Exception):
 class MailboxPolicy:
     idle_timeout: timedelta
     absolute_timeout: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MailboxPolicy:
+        return cls(
+            idle_timeout=timedelta(minutes=settings.followup_idle_timeout_minutes),
+            absolute_timeout=timedelta(minutes=settings.followup_absolute_timeout_minutes),
+        )
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,7 @@ def open_mailbox(
 def start_mailbox_session(
     session: Session, keys: KeyStore, policy: MailboxPolicy, case: Case, *, now: datetime, via: str
 ) -> OpenedMailbox:
+    """A new mailbox session for ``case``; the token goes to the browser, only its hash is kept."""
     token = secrets.token_urlsafe(32)
     record = ComplainantSession(
         token_hash=_token_hash(token),
@@ -179,9 +189,61 @@ def resolve_mailbox(
     return record
 
 
-def close_mailbox(record: ComplainantSession, now: datetime) -> None:
-    if record.revoked_at is None:
-        record.revoked_at = now
+def mailbox_case(session: Session, record: ComplainantSession) -> Case:
+    """The report a live mailbox session was opened for."""
+    case = session.get(Case, record.case_id)
+    if case is None:  # the foreign key cascades, so a session never outlives its case
+        raise LookupError(str(record.case_id))
+    return case
+
+
+def close_mailbox(
+    session: Session, keys: KeyStore, record: ComplainantSession, *, now: datetime
+) -> None:
+    """End a mailbox session on the server (the complainant closed it); audited."""
+    if record.revoked_at is not None:
+        return
+    record.revoked_at = now
+    record_event(
+        session,
+        keys,
+        actor=_actor(mailbox_case(session, record)),
+        action="followup.closed",
+        now=now,
+        object_type="case",
+        object_id=str(record.case_id),
+    )
+    session.flush()
+
+
+def open_own_report(
+    session: Session,
+    keys: KeyStore,
+    policy: MailboxPolicy,
+    *,
+    case_id: uuid.UUID,
+    blind_index: bytes,
+    actor: Actor,
+    now: datetime,
+) -> OpenedMailbox | None:
+    """A mailbox session for a report the logged-in employee filed under their own name.
+
+    The case must carry the employee's own complainant index; anything else (another person's
+    report, an anonymous one, a made-up id) is refused and audited as a failure. The success is
+    audited with the case as the actor only, so the audit log does not tie the account to it.
+    """
+    case = session.get(Case, case_id)
+    if case is None or case.complainant_index is None or case.complainant_index != blind_index:
+        record_event(
+            session,
+            keys,
+            actor=actor,
+            action="followup.account_refused",
+            now=now,
+            outcome=AuditOutcome.FAILURE,
+        )
+        return None
+    return start_mailbox_session(session, keys, policy, case, now=now, via="account")
 
 
 def read_mailbox(
@@ -259,6 +321,7 @@ def add_files(
     files: Sequence[NewAttachment],
     now: datetime,
 ) -> list[Attachment]:
+    """Files from the complainant, already checked (``check_upload``), stored encrypted."""
     _require_open(workflow, case)
     cipher = case_cipher(session, keys, case.id)
     rows = [add_attachment(session, cipher, case.id, f, AuthorKind.COMPLAINANT, now) for f in files]
@@ -278,8 +341,21 @@ def add_files(
     return rows
 
 
+def consents_for(case: Case) -> tuple[ConsentKind, ...]:
+    """The consents the complainant is asked for on this case.
+
+    Sharing who filed only means something for a confidential report: nobody knows who filed
+    an anonymous one, and a named report already allows the name to be used.
+    """
+    return tuple(
+        kind
+        for kind in CONSENTS_BY_ROUTE[case.route]
+        if kind is not ConsentKind.SHARE_IDENTITY or case.disclosure is Disclosure.CONFIDENTIAL
+    )
+
+
 def consent_states(session: Session, case: Case) -> list[ConsentView]:
-    """For each consent this route knows: given or not, and since when."""
+    """For each consent asked on this case: given or not, and since when."""
     current = {
         c.kind: c
         for c in session.scalars(
@@ -288,7 +364,7 @@ def consent_states(session: Session, case: Case) -> list[ConsentView]:
     }
     return [
         ConsentView(kind, kind in current, current[kind].given_at if kind in current else None)
-        for kind in CONSENTS_BY_ROUTE[case.route]
+        for kind in consents_for(case)
     ]
 
 
@@ -304,8 +380,8 @@ def set_consent(
 ) -> bool:
     """Give or withdraw a consent; returns whether anything changed. History is kept."""
     _require_open(workflow, case)
-    if kind not in CONSENTS_BY_ROUTE[case.route]:
-        raise ValueError("consent not asked on this route")
+    if kind not in consents_for(case):
+        raise ValueError("consent not asked on this case")
     active = session.scalar(
         sa.select(Consent).where(
             Consent.case_id == case.id, Consent.kind == kind, Consent.withdrawn_at.is_(None)

@@ -1,7 +1,498 @@
-"""The follow-up mailbox at /opvolgen (to be built)."""
+"""The follow-up mailbox at /opvolgen, and "my reports" for employees who filed under their name.
+
+The mailbox is opened with the receipt code (or, for a report filed under one's own name, from
+the account page) and then held by a short server-side session whose token lives in the cookie
+under its own key, apart from the staff log-in. The case is always the session's case: no URL
+names a case, and the receipt code never leaves the one POST that carries it.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from pathlib import PurePath
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import session as cookie_session
+from flask_babel import format_decimal
+from flask_login import login_required
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
+
+from complaints import db
+from complaints.accounts.login import staff_user
+from complaints.audit.services import Actor
+from complaints.cases.attachments import UploadRejected, check_upload
+from complaints.cases.models import Case, ConsentKind, Disclosure
+from complaints.cases.services import NewAttachment
+from complaints.cases.taxonomy import taxonomy
+from complaints.clock import now
+from complaints.crypto.services import indexer, keystore
+from complaints.followup.forms import (
+    GIVE,
+    ConfirmForm,
+    ConsentForm,
+    FilesForm,
+    MessageForm,
+    OpenReportForm,
+    ReceiptForm,
+)
+from complaints.followup.models import ComplainantSession
+from complaints.followup.services import (
+    MAX_MESSAGE,
+    MailboxClosed,
+    MailboxPolicy,
+    add_files,
+    close_mailbox,
+    mailbox_case,
+    my_reports,
+    open_mailbox,
+    open_own_report,
+    post_message,
+    read_mailbox,
+    resolve_mailbox,
+    set_consent,
+    withdraw_case,
+)
+from complaints.intake.services import complainant_index
+from complaints.settings import current_settings
+from complaints.web.errors import render_error
+from complaints.web.i18n import _
+from complaints.web.limits import limiter
+from complaints.workflow.config import workflow
+from complaints.workflow.services import DeadlineStatus
 
 bp = Blueprint("followup", __name__, template_folder="templates")
+
+MAILBOX_TOKEN = "followup"  # noqa: S105 - a cookie-session key, not a secret
+CSRF_SESSION_KEY = "csrf_token"  # Flask-WTF's key in the cookie session
+SHOWN_NAME_LENGTH = 80
+MailboxView = Callable[[ComplainantSession, Case], Response | str | tuple[str, int]]
+
+
+def _receipt_rate_limit() -> str:
+    return current_settings().receipt_rate_limit
+
+
+def _receipt_global_rate_limit() -> str:
+    return current_settings().receipt_global_rate_limit
+
+
+def _everyone() -> str:
+    return "all"
+
+
+def _policy() -> MailboxPolicy:
+    return MailboxPolicy.from_settings(current_settings())
+
+
+def _mailbox_url(anchor: str | None = None) -> str:
+    return url_for("followup.mailbox", _anchor=anchor)
+
+
+def _begin_mailbox(token: str) -> None:
+    """Put a new mailbox token in the cookie, ending whatever mailbox it held before.
+
+    The CSRF secret is renewed as well, so nothing planted in the cookie before the mailbox
+    opened is still valid afterwards; a staff log-in in the same cookie is left as it is.
+    """
+    previous = cookie_session.pop(MAILBOX_TOKEN, None)
+    if isinstance(previous, str) and previous:
+        record = resolve_mailbox(db.session(), previous, _policy(), now())
+        if record is not None:
+            close_mailbox(db.session(), keystore(), record, now=now())
+    cookie_session.pop(CSRF_SESSION_KEY, None)
+    cookie_session[MAILBOX_TOKEN] = token
+
+
+def mailbox_required(view: MailboxView) -> Callable[[], Response | str | tuple[str, int]]:
+    """Run ``view`` with the live mailbox session and its case, or send the browser to the
+    code page (saying why, when a mailbox session has just ended)."""
+
+    @wraps(view)
+    def wrapped() -> Response | str | tuple[str, int]:
+        token = cookie_session.get(MAILBOX_TOKEN)
+        record = None
+        if isinstance(token, str) and token:
+            record = resolve_mailbox(db.session(), token, _policy(), now())
+        if record is None:
+            had_mailbox = cookie_session.pop(MAILBOX_TOKEN, None) is not None
+            unsent = request.form.get("message", "") if request.method == "POST" else ""
+            if had_mailbox and unsent.strip():
+                # Someone who wrote for a long time must not lose what they wrote.
+                return _code_page(ReceiptForm(formdata=None), unsent=unsent[:MAX_MESSAGE])
+            if had_mailbox:
+                flash(
+                    _(
+                        "For your safety your mailbox was closed: it had not been used for a "
+                        "while, or had been open for a long time. Enter your receipt code to "
+                        "open it again."
+                    ),
+                    "info",
+                )
+            return redirect(url_for("followup.enter_code"), code=303)
+        return view(record, mailbox_case(db.session(), record))
+
+    return wrapped
+
+
+# Opening the mailbox ---------------------------------------------------------------------------
+
+
+@bp.route("/opvolgen", methods=["GET", "POST"])
+@limiter.limit(_receipt_rate_limit, methods=["POST"])
+@limiter.shared_limit(
+    _receipt_global_rate_limit, scope="receipt-global", key_func=_everyone, methods=["POST"]
+)
+def enter_code() -> Response | str:
+    form = ReceiptForm()
+    if form.validate_on_submit():
+        opened = open_mailbox(
+            db.session(), keystore(), indexer(), _policy(), code=form.code.data, now=now()
+        )
+        if opened is not None:
+            _begin_mailbox(opened.token)
+            return redirect(_mailbox_url(), code=303)
+        # One message for every refusal: it must not tell a guesser anything.
+        form.code.errors.append(
+            _(
+                "We could not open a report with this code. Check that you typed all 24 "
+                "characters of the code exactly as you received it."
+            )
+        )
+    form.code.data = ""  # the code is never sent back to the browser
+    return _code_page(form)
+
+
+def _code_page(form: ReceiptForm, unsent: str = "") -> str:
+    return render_template(
+        "followup/enter_code.html",
+        form=form,
+        unsent=unsent,
+        idle_minutes=current_settings().followup_idle_timeout_minutes,
+    )
+
+
+@bp.post("/opvolgen/sluiten")
+def close() -> Response:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        token = cookie_session.pop(MAILBOX_TOKEN, None)
+        if isinstance(token, str) and token:
+            record = resolve_mailbox(db.session(), token, _policy(), now())
+            if record is not None:
+                close_mailbox(db.session(), keystore(), record, now=now())
+        flash(
+            _(
+                "Your mailbox is closed. To open it again you need your receipt code. If you "
+                "use a shared computer, also close the browser."
+            ),
+            "success",
+        )
+    return redirect(url_for("followup.enter_code"), code=303)
+
+
+# The mailbox -----------------------------------------------------------------------------------
+
+
+def _file_size(size: int) -> str:
+    if size < 1024:
+        return _("%(size)s bytes", size=format_decimal(size))
+    if size < 1024 * 1024:
+        return _("%(size)s kB", size=format_decimal(round(size / 1024)))
+    return _("%(size)s MB", size=format_decimal(round(size / (1024 * 1024), 1)))
+
+
+def _consent_texts() -> dict[ConsentKind, tuple[str, str]]:
+    """Per consent: what it is called, and what giving it means."""
+    return {
+        ConsentKind.SHARE_IDENTITY: (
+            _("Sharing who you are"),
+            _(
+                "The person handling your report may tell who you are to the people who need "
+                "to know in order to act on it. Without this consent your name stays with the "
+                "handler."
+            ),
+        ),
+        ConsentKind.REFERRAL: (
+            _("Passing your report on"),
+            _(
+                "The confidential counsellor may pass your report on to another route, such as "
+                "the integrity coordinator or the complaints committee. Without this consent "
+                "your report stays with the confidential counsellor."
+            ),
+        ),
+        ConsentKind.MEDIATION: (
+            _("Mediation first"),
+            _(
+                "The committee may first try to resolve the complaint through mediation. The "
+                "time limit for the decision is paused while mediation is under way."
+            ),
+        ),
+        ConsentKind.EXTENSION: (
+            _("More time for the decision"),
+            _(
+                "Your employer may take longer to decide than the law allows without your "
+                "consent (ten weeks, plus one extension of four weeks)."
+            ),
+        ),
+    }
+
+
+def _disclosure_label(disclosure: Disclosure) -> str:
+    return {
+        Disclosure.ANONYMOUS: _("Anonymously"),
+        Disclosure.CONFIDENTIAL: _("Confidentially: only the handler knows who you are"),
+        Disclosure.NAMED: _("Under your own name"),
+    }[disclosure]
+
+
+def _render_mailbox(
+    case: Case,
+    *,
+    message_form: MessageForm | None = None,
+    files_form: FilesForm | None = None,
+) -> tuple[str, int]:
+    box = read_mailbox(db.session(), keystore(), workflow(), case, now=now())
+    route = workflow()[case.route]
+    state = route.states.get(case.state)
+    category = taxonomy().categories.get(case.category)
+    settings = current_settings()
+    page = render_template(
+        "followup/mailbox.html",
+        box=box,
+        case=case,
+        route=route,
+        state_text=state.public if state else _("Your report is being handled."),
+        category=category.label if category else None,
+        disclosure=_disclosure_label(case.disclosure),
+        message_form=message_form or MessageForm(formdata=None),
+        files_form=files_form or FilesForm(formdata=None),
+        consent_texts=_consent_texts(),
+        give=GIVE,
+        statuses=DeadlineStatus,
+        file_size=_file_size,
+        max_files=settings.max_attachments,
+        max_file_size=_file_size(settings.max_attachment_bytes),
+        idle_minutes=settings.followup_idle_timeout_minutes,
+    )
+    return page, 200
+
+
+def _closed_notice() -> Response:
+    flash(
+        _(
+            "This report is closed, so nothing can be added or changed any more. You can still "
+            "read everything in your mailbox."
+        ),
+        "info",
+    )
+    return redirect(_mailbox_url(), code=303)
+
+
+@bp.get("/opvolgen/melding")
+@mailbox_required
+def mailbox(record: ComplainantSession, case: Case) -> tuple[str, int]:
+    return _render_mailbox(case)
+
+
+@bp.post("/opvolgen/melding/bericht")
+@mailbox_required
+def send_message(record: ComplainantSession, case: Case) -> Response | tuple[str, int]:
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _render_mailbox(case, message_form=form)
+    try:
+        post_message(db.session(), keystore(), workflow(), case, body=form.message.data, now=now())
+    except MailboxClosed:
+        return _closed_notice()
+    flash(
+        _(
+            "Your message has been sent. The handler gets an e-mail saying there is news, "
+            "without what you wrote."
+        ),
+        "success",
+    )
+    return redirect(_mailbox_url("berichten"), code=303)
+
+
+def _shown_name(filename: str) -> str:
+    """A refused file's name, for the message only: no path, no control characters."""
+    base = PurePath(filename.replace("\\", "/")).name
+    shown = "".join(ch for ch in base if ch.isprintable()).strip()
+    return shown[:SHOWN_NAME_LENGTH] or _("(no name)")
+
+
+def _upload_message(reason: str, name: str, max_size: str) -> str:
+    messages = {
+        "empty": _("“%(name)s” is empty. Choose a file that has something in it.", name=name),
+        "too_large": _(
+            "“%(name)s” is too large. A file may be at most %(size)s.", name=name, size=max_size
+        ),
+        "wrong_type": _(
+            "“%(name)s” is not a type of file we accept. Add a PDF, a photo (PNG or JPEG), a "
+            "Word or OpenDocument text, or a plain text file.",
+            name=name,
+        ),
+        "macros": _(
+            "“%(name)s” contains macros, which we do not accept for safety. Save it as a "
+            "document without macros, or as a PDF, and add it again.",
+            name=name,
+        ),
+        "damaged": _(
+            "“%(name)s” could not be read; it may be damaged. Open it on your own device to "
+            "check, or save it again.",
+            name=name,
+        ),
+        "image_too_large": _(
+            "“%(name)s” is a picture with too many pixels. Make it smaller and add it again.",
+            name=name,
+        ),
+    }
+    return messages.get(reason, _("“%(name)s” cannot be added.", name=name))
+
+
+def _checked_files(form: FilesForm) -> list[NewAttachment] | None:
+    """The uploaded files, checked; None (with messages on the form) if any is refused."""
+    settings = current_settings()
+    uploads: list[FileStorage] = [f for f in form.files.data or [] if f and f.filename]
+    if not uploads:
+        form.files.errors.append(_("Choose one or more files to add."))
+        return None
+    if len(uploads) > settings.max_attachments:
+        form.files.errors.append(
+            _(
+                "You can add at most %(count)s files at a time. Add the others afterwards.",
+                count=settings.max_attachments,
+            )
+        )
+        return None
+    max_size = _file_size(settings.max_attachment_bytes)
+    checked = []
+    for upload in uploads:
+        # One byte more than allowed is enough to know a file is too large.
+        data = upload.stream.read(settings.max_attachment_bytes + 1)
+        name = upload.filename or ""
+        try:
+            file = check_upload(name, data, max_bytes=settings.max_attachment_bytes)
+        except UploadRejected as exc:
+            form.files.errors.append(_upload_message(exc.reason, _shown_name(name), max_size))
+            continue
+        checked.append(NewAttachment(file.name, file.content_type, file.body))
+    return None if form.files.errors else checked
+
+
+@bp.post("/opvolgen/melding/bestanden")
+@mailbox_required
+def upload_files(record: ComplainantSession, case: Case) -> Response | tuple[str, int]:
+    form = FilesForm()
+    if current_settings().max_attachments == 0:
+        return render_error(404)
+    files = _checked_files(form) if form.validate_on_submit() else None
+    if files is None:
+        return _render_mailbox(case, files_form=form)
+    try:
+        add_files(db.session(), keystore(), workflow(), case, files=files, now=now())
+    except MailboxClosed:
+        return _closed_notice()
+    flash(
+        _("Your files have been added. The handler gets an e-mail saying there is news."), "success"
+    )
+    return redirect(_mailbox_url("bestanden"), code=303)
+
+
+@bp.post("/opvolgen/melding/toestemming")
+@mailbox_required
+def change_consent(record: ComplainantSession, case: Case) -> Response | tuple[str, int]:
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        return render_error(400)
+    given = form.decision.data == GIVE
+    try:
+        changed = set_consent(
+            db.session(),
+            keystore(),
+            workflow(),
+            case,
+            kind=ConsentKind(form.kind.data),
+            given=given,
+            now=now(),
+        )
+    except MailboxClosed:
+        return _closed_notice()
+    except ValueError:  # a consent this report does not ask for
+        return render_error(400)
+    if changed:
+        flash(
+            _("Your consent has been recorded. The handler has been told.")
+            if given
+            else _("Your consent has been withdrawn. The handler has been told."),
+            "success",
+        )
+    return redirect(_mailbox_url("toestemming"), code=303)
+
+
+@bp.route("/opvolgen/melding/intrekken", methods=["GET", "POST"])
+@mailbox_required
+def withdraw(record: ComplainantSession, case: Case) -> Response | str:
+    if not workflow()[case.route].is_open(case.state):
+        return _closed_notice()
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            withdraw_case(db.session(), keystore(), workflow(), case, now=now())
+        except MailboxClosed:
+            return _closed_notice()
+        flash(
+            _(
+                "You have withdrawn your report. The handler has been told. You can still read "
+                "your mailbox."
+            ),
+            "success",
+        )
+        return redirect(_mailbox_url(), code=303)
+    return render_template("followup/withdraw.html", form=form, case=case)
+
+
+# My reports ------------------------------------------------------------------------------------
+
+
+@bp.get("/account/mijn-meldingen")
+@login_required
+def reports() -> str:
+    user = staff_user()
+    cases = my_reports(db.session(), complainant_index(indexer(), user.person_id))
+    flow = workflow()
+    rows = [
+        (
+            case,
+            flow[case.route].label,
+            state.public if (state := flow[case.route].states.get(case.state)) else "",
+        )
+        for case in cases
+    ]
+    return render_template("followup/my_reports.html", rows=rows)
+
+
+@bp.post("/account/mijn-meldingen/openen")
+@login_required
+def open_report() -> Response | tuple[str, int]:
+    form = OpenReportForm()
+    if not form.validate_on_submit():
+        return render_error(400)
+    user = staff_user()
+    opened = open_own_report(
+        db.session(),
+        keystore(),
+        _policy(),
+        case_id=uuid.UUID(form.case_id.data),
+        blind_index=complainant_index(indexer(), user.person_id),
+        actor=Actor.staff(user.account.id),
+        now=now(),
+    )
+    if opened is None:
+        # The same answer as for a report that does not exist; the refusal is audited.
+        return render_error(404)
+    _begin_mailbox(opened.token)
+    return redirect(_mailbox_url(), code=303)
