@@ -32,8 +32,13 @@ from complaints.web import views as web_views
 from complaints.web.limits import limiter
 from complaints.workflow.config import load_workflow
 
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
+# Room for the text fields of the largest form beside its files.
+FORM_OVERHEAD_BYTES = 1024 * 1024
 CSRF_TOKEN_HOURS = 8  # long enough to write a complaint in one sitting
+
+
+def max_request_bytes(settings: Settings) -> int:
+    return max(settings.max_attachments, 1) * settings.max_attachment_bytes + FORM_OVERHEAD_BYTES
 
 
 def create_app(settings: Settings | None = None, *, strict_startup: bool = True) -> Flask:
@@ -51,7 +56,8 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        # The follow-up mailbox takes up to max_attachments files in one go.
+        MAX_CONTENT_LENGTH=max_request_bytes(settings),
         # Referrer-Policy is no-referrer, so the Referer check would refuse every HTTPS form.
         WTF_CSRF_SSL_STRICT=False,
         WTF_CSRF_TIME_LIMIT=CSRF_TOKEN_HOURS * 3600,

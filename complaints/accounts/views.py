@@ -40,6 +40,7 @@ from complaints.audit.services import Actor, record_event
 from complaints.clock import now
 from complaints.crypto.services import keystore
 from complaints.settings import current_settings
+from complaints.web import cookies
 from complaints.web.i18n import _
 from complaints.web.limits import limiter
 from complaints.web.navigation import safe_next
@@ -95,7 +96,7 @@ def _second_step(account: Account) -> str:
 def _finish_login(pending: StaffSession) -> Response:
     target = safe_next(cookie_session.get(LOGIN_NEXT), _home())
     issued = complete_login(db.session(), keystore(), login_policy(), pending, now=now())
-    cookie_session.clear()  # a fresh cookie session: nothing carries over from before log-in
+    cookies.renew(logging_out=False)  # nothing carries over from before log-in
     login_user(StaffUser(issued.record, issued.token))
     return redirect(target, code=303)
 
@@ -124,7 +125,7 @@ def login() -> Response | str:
             issued = issue_session(
                 db.session(), account, SessionStage.PASSWORD, login_policy(), now()
             )
-            cookie_session.clear()
+            cookies.renew(logging_out=False)
             cookie_session[PENDING_TOKEN] = issued.token
             cookie_session[LOGIN_NEXT] = safe_next(form.next.data, _home())
             return redirect(_second_step(account), code=303)
@@ -244,7 +245,7 @@ def logout() -> Response:
             object_id=user.account.id,
         )
     logout_user()
-    cookie_session.clear()
+    cookies.renew(logging_out=True)
     flash(_("You have been logged out."), "success")
     return redirect(url_for("accounts.login"), code=303)
 

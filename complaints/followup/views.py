@@ -57,6 +57,7 @@ from complaints.followup.services import (
 )
 from complaints.intake.services import complainant_index
 from complaints.settings import current_settings
+from complaints.web import cookies
 from complaints.web.errors import render_error
 from complaints.web.i18n import _
 from complaints.web.limits import limiter
@@ -104,6 +105,17 @@ def _begin_mailbox(token: str) -> None:
             close_mailbox(db.session(), keystore(), record, now=now())
     cookie_session.pop(CSRF_SESSION_KEY, None)
     cookie_session[MAILBOX_TOKEN] = token
+
+
+@cookies.on_renewal
+def _end_mailbox_on_renewal() -> None:
+    """A staff log-in or log-out in this browser ends an open mailbox, on the server too:
+    whoever uses the browser next must not find it open."""
+    token = cookie_session.get(MAILBOX_TOKEN)
+    if isinstance(token, str) and token:
+        record = resolve_mailbox(db.session(), token, _policy(), now())
+        if record is not None:
+            close_mailbox(db.session(), keystore(), record, now=now())
 
 
 def mailbox_required(view: MailboxView) -> Callable[[], Response | str | tuple[str, int]]:

@@ -102,6 +102,7 @@ from complaints.intake.wording import (
 from complaints.logs import get_logger
 from complaints.routing.services import NoEligibleHandler
 from complaints.settings import current_settings
+from complaints.web import cookies
 from complaints.web.errors import render_error
 from complaints.web.i18n import _, _l
 from complaints.web.limits import limiter
@@ -112,7 +113,9 @@ bp = Blueprint("intake", __name__, template_folder="templates")
 log = get_logger(__name__)
 
 DRAFT_KEY = "intake_draft"
-FOLLOW_UP_PATH = "/opvolgen"  # the follow-up mailbox (its own blueprint)
+# Logging in half-way through a report must not lose it (its key is in the cookie only).
+cookies.keep_at_login(DRAFT_KEY)
+
 SEARCH_LIMIT = 10
 
 
@@ -1059,7 +1062,7 @@ def submit() -> Response | str | tuple[str, int]:
             for d in deadline_views(session, workflow(), case, now())
         ],
         route_info=route_infos(workflow(), [case.route])[0],
-        follow_up_url=FOLLOW_UP_PATH,
+        follow_up_url=url_for("followup.enter_code"),
         in_my_reports=report.filer_person_id is not None,
         anonymous=case.disclosure is Disclosure.ANONYMOUS,
     )

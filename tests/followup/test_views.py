@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
-from werkzeug.test import TestResponse
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import TestResponse, encode_multipart
 
+from complaints import create_app
 from complaints.audit.models import ActorKind, AuditEvent, AuditOutcome
 from complaints.cases.models import (
     Attachment,
@@ -273,6 +276,47 @@ class TestGlobalRateLimit:
         assert enter_code(late, filed.code).status_code == 429
 
 
+REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own, emptied around the test
+
+
+class TestRateLimitInRedis:
+    """Several workers share their counters through Redis; the counters name no address."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {
+            "ratelimit_storage_uri": REDIS_URL,
+            "receipt_rate_limit": "3 per minute",
+            "receipt_global_rate_limit": "100 per minute",
+        }
+
+    @pytest.fixture(autouse=True)
+    def redis_db(self) -> Iterator[redis.Redis]:
+        # No skipping: without Redis this test fails, as it would in production.
+        client = redis.Redis.from_url(REDIS_URL)
+        client.flushdb()
+        yield client
+        client.flushdb()
+        client.close()
+
+    def test_two_workers_share_the_limit_and_no_address_is_stored(
+        self, app: Flask, filed: Filed, redis_db: redis.Redis
+    ) -> None:
+        other_worker = create_app(app.extensions["complaints.settings"])
+        with app.extensions["complaints.db"].new_session() as session:
+            other_worker.extensions["complaints.db"].bind_to(session.connection())
+        address = "192.0.2.55"
+        statuses = []
+        for worker in (app, other_worker, app, other_worker):
+            guesser = worker.test_client()
+            guesser.environ_base["REMOTE_ADDR"] = address
+            statuses.append(enter_code(guesser, WRONG_CODE).status_code)
+        assert statuses == [200, 200, 200, 429]
+        keys = [key.decode() for key in redis_db.keys("*")]
+        assert keys
+        assert not [key for key in keys if address in key]
+
+
 # Messages and files ----------------------------------------------------------------------------
 
 
@@ -361,13 +405,17 @@ def png_bytes() -> bytes:
 
 
 def upload(client: FlaskClient, page: TestResponse, *files: tuple[bytes, str]) -> TestResponse:
+    # Encoded here, in memory: the test client would spool a large body to a file it never closes.
+    boundary, body = encode_multipart(
+        MultiDict(
+            [("csrf_token", csrf_token(page))]
+            + [("files", FileStorage(io.BytesIO(data), name)) for data, name in files]
+        )
+    )
     return client.post(
         "/opvolgen/melding/bestanden",
-        data={
-            "csrf_token": csrf_token(page),
-            "files": [(io.BytesIO(body), name) for body, name in files],
-        },
-        content_type="multipart/form-data",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 
@@ -409,6 +457,22 @@ def test_a_photo_is_added_and_a_disguised_program_refused(
             sa.select(Notification.kind).where(Notification.recipient_person_id == filed.handler_id)
         ).all()
         assert kinds.count("case_message") == 1
+
+
+def test_the_most_files_of_the_largest_size_fit_in_one_request(
+    app: Flask, client: FlaskClient, filed: Filed
+) -> None:
+    settings = app.extensions["complaints.settings"]
+    body = b"%PDF-1.7\n" + b"0" * (settings.max_attachment_bytes - 9)
+    assert len(body) == settings.max_attachment_bytes
+    page = open_mailbox(client, filed.code)
+    added = upload(
+        client, page, *[(body, f"scan-{i}.pdf") for i in range(settings.max_attachments)]
+    )
+    assert added.status_code == 303, html(added)
+    with app_session(app) as session:
+        count = session.scalar(sa.select(sa.func.count()).select_from(Attachment))
+    assert count == settings.max_attachments
 
 
 class TestFileLimits:
@@ -657,6 +721,40 @@ def test_staff_log_in_and_mailbox_grant_each_other_nothing(
     open_mailbox(complainant, filed.code)
     assert complainant.get("/account").status_code == 302
     assert complainant.get("/account/mijn-meldingen").status_code == 302
+
+
+def test_a_staff_log_in_or_log_out_in_the_same_browser_ends_an_open_mailbox(
+    app: Flask, client: FlaskClient, filed: Filed, clock: Clock
+) -> None:
+    with app_session(app) as session:
+        employee = session.scalars(sa.select(Person).where(Person.email == FILER_EMAIL)).one()
+        staff = make_account(session, employee, clock())
+    open_mailbox(client, filed.code)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    copied = cookie.value
+    log_in(client, staff, clock())
+    assert client.get(MAILBOX).status_code == 303
+    # Ended on the server as well: the cookie from before the log-in opens nothing either.
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    assert replay.get(MAILBOX).status_code == 303
+    with app_session(app) as session:
+        assert session.scalars(sa.select(ComplainantSession.revoked_at)).one() is not None
+
+    # Opened again while logged in, it ends with the log-out.
+    open_mailbox(client, filed.code)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    copied = cookie.value
+    post_from(client, client.get("/account"), "/afmelden")
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    assert replay.get(MAILBOX).status_code == 303
+    with app_session(app) as session:
+        revoked = session.scalars(sa.select(ComplainantSession.revoked_at)).all()
+    assert len(revoked) == 2
+    assert None not in revoked
 
 
 def test_my_reports_lists_only_my_named_reports_and_opens_them_without_a_code(

@@ -374,6 +374,29 @@ def test_a_logged_in_employee_gets_their_details_filled_in_and_the_report_in_the
         assert case.complainant_index == complainant_index(indexer(), sanne.id)
 
 
+def test_logging_in_halfway_keeps_the_report_and_logging_out_ends_it(
+    app: Flask, browser: Browser, people: dict[str, Person], clock: Clock
+) -> None:
+    sanne = people["s.devries@bzk.example"]
+    with app_session(app) as session:
+        staff = make_account(session, session.get(Person, sanne.id), clock())
+    begin(browser)
+    answer(browser, "/melden/wat", category="aggression")
+    answer(browser, "/melden/wanneer-waar")
+    typed = "Er werd in de gang tegen mij geschreeuwd."
+    answer(browser, "/melden/beschrijving", description=typed)
+    log_in(browser.client, staff, clock())
+    page = browser.get("/melden/beschrijving")
+    assert page.status_code == 200
+    assert typed in text(page)
+    answer(browser, "/melden/beschrijving", "/melden/betrokkenen", description=typed)
+
+    browser.post("/afmelden", {}, page=browser.get("/account"))
+    gone = browser.get("/melden/beschrijving")
+    assert gone.status_code == 303
+    assert gone.headers["Location"] == "/melden"
+
+
 def test_reporting_anonymously_while_logged_in_leaves_no_link_to_the_account(
     app: Flask, browser: Browser, people: dict[str, Person], clock: Clock
 ) -> None:
