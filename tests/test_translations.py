@@ -11,10 +11,13 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 DUTCH = ROOT / "complaints" / "translations" / "nl" / "LC_MESSAGES" / "messages.po"
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
-def _extracted(tmp_path: Path) -> list[str]:
+MessageId = str | tuple[str, ...]  # a tuple: singular and plural
+
+
+def _extracted(tmp_path: Path) -> list[MessageId]:
     pot = tmp_path / "messages.pot"
     subprocess.run(
         [
@@ -37,7 +40,7 @@ def _extracted(tmp_path: Path) -> list[str]:
         timeout=120,
     )
     with pot.open("rb") as handle:
-        return [str(message.id) for message in read_po(handle) if message.id]
+        return [message.id for message in read_po(handle) if message.id]
 
 
 def test_every_message_has_a_dutch_translation(tmp_path: Path) -> None:
@@ -48,12 +51,21 @@ def test_every_message_has_a_dutch_translation(tmp_path: Path) -> None:
     untranslated = []
     for msgid in messages:
         entry = catalog.get(msgid)
-        if entry is None or not entry.string or entry.fuzzy:
+        forms = entry.string if entry is not None and isinstance(msgid, tuple) else None
+        if entry is None or entry.fuzzy or not all(forms or [entry.string]):
             untranslated.append(msgid)
             continue
-        assert set(PLACEHOLDER.findall(msgid)) == set(PLACEHOLDER.findall(str(entry.string))), msgid
+        for source, translated in zip(
+            msgid if isinstance(msgid, tuple) else [msgid],
+            forms or [entry.string],
+            strict=False,
+        ):
+            # Dutch has the same two forms as English: singular and plural.
+            assert set(PLACEHOLDER.findall(source)) == set(PLACEHOLDER.findall(translated)), msgid
     assert untranslated == [], "run `make extract-messages` and translate these"
-    stale = {str(m.id) for m in catalog if m.id} - set(messages)
+    stale = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id} - {
+        m if isinstance(m, str) else m[0] for m in messages
+    }
     assert stale == set(), "translations for texts that no longer exist"
 
 

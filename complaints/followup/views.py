@@ -11,11 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from functools import wraps
-from pathlib import PurePath
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask import session as cookie_session
-from flask_babel import format_decimal
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -59,8 +57,9 @@ from complaints.intake.services import complainant_index
 from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.errors import render_error
-from complaints.web.i18n import _
+from complaints.web.i18n import _, ngettext
 from complaints.web.limits import limiter
+from complaints.web.uploads import shown_name, size_text, upload_message
 from complaints.workflow.config import workflow
 from complaints.workflow.services import DeadlineStatus
 
@@ -68,7 +67,6 @@ bp = Blueprint("followup", __name__, template_folder="templates")
 
 MAILBOX_TOKEN = "followup"  # noqa: S105 - a cookie-session key, not a secret
 CSRF_SESSION_KEY = "csrf_token"  # Flask-WTF's key in the cookie session
-SHOWN_NAME_LENGTH = 80
 MailboxView = Callable[[ComplainantSession, Case], Response | str | tuple[str, int]]
 
 
@@ -208,14 +206,6 @@ def close() -> Response:
 # The mailbox -----------------------------------------------------------------------------------
 
 
-def _file_size(size: int) -> str:
-    if size < 1024:
-        return _("%(size)s bytes", size=format_decimal(size))
-    if size < 1024 * 1024:
-        return _("%(size)s kB", size=format_decimal(round(size / 1024)))
-    return _("%(size)s MB", size=format_decimal(round(size / (1024 * 1024), 1)))
-
-
 def _consent_texts() -> dict[ConsentKind, tuple[str, str]]:
     """Per consent: what it is called, and what giving it means."""
     return {
@@ -284,9 +274,9 @@ def _render_mailbox(
         consent_texts=_consent_texts(),
         give=GIVE,
         statuses=DeadlineStatus,
-        file_size=_file_size,
+        file_size=size_text,
         max_files=settings.max_attachments,
-        max_file_size=_file_size(settings.max_attachment_bytes),
+        maxsize_text=size_text(settings.max_attachment_bytes),
         idle_minutes=settings.followup_idle_timeout_minutes,
     )
     return page, 200
@@ -329,42 +319,6 @@ def send_message(record: ComplainantSession, case: Case) -> Response | tuple[str
     return redirect(_mailbox_url("berichten"), code=303)
 
 
-def _shown_name(filename: str) -> str:
-    """A refused file's name, for the message only: no path, no control characters."""
-    base = PurePath(filename.replace("\\", "/")).name
-    shown = "".join(ch for ch in base if ch.isprintable()).strip()
-    return shown[:SHOWN_NAME_LENGTH] or _("(no name)")
-
-
-def _upload_message(reason: str, name: str, max_size: str) -> str:
-    messages = {
-        "empty": _("“%(name)s” is empty. Choose a file that has something in it.", name=name),
-        "too_large": _(
-            "“%(name)s” is too large. A file may be at most %(size)s.", name=name, size=max_size
-        ),
-        "wrong_type": _(
-            "“%(name)s” is not a type of file we accept. Add a PDF, a photo (PNG or JPEG), a "
-            "Word or OpenDocument text, or a plain text file.",
-            name=name,
-        ),
-        "macros": _(
-            "“%(name)s” contains macros, which we do not accept for safety. Save it as a "
-            "document without macros, or as a PDF, and add it again.",
-            name=name,
-        ),
-        "damaged": _(
-            "“%(name)s” could not be read; it may be damaged. Open it on your own device to "
-            "check, or save it again.",
-            name=name,
-        ),
-        "image_too_large": _(
-            "“%(name)s” is a picture with too many pixels. Make it smaller and add it again.",
-            name=name,
-        ),
-    }
-    return messages.get(reason, _("“%(name)s” cannot be added.", name=name))
-
-
 def _checked_files(form: FilesForm) -> list[NewAttachment] | None:
     """The uploaded files, checked; None (with messages on the form) if any is refused."""
     settings = current_settings()
@@ -374,13 +328,14 @@ def _checked_files(form: FilesForm) -> list[NewAttachment] | None:
         return None
     if len(uploads) > settings.max_attachments:
         form.files.errors.append(
-            _(
-                "You can add at most %(count)s files at a time. Add the others afterwards.",
-                count=settings.max_attachments,
+            ngettext(
+                "You can add one file at a time. Add the others afterwards.",
+                "You can add at most %(num)d files at a time. Add the others afterwards.",
+                settings.max_attachments,
             )
         )
         return None
-    max_size = _file_size(settings.max_attachment_bytes)
+    max_size = size_text(settings.max_attachment_bytes)
     checked = []
     for upload in uploads:
         # One byte more than allowed is enough to know a file is too large.
@@ -389,7 +344,7 @@ def _checked_files(form: FilesForm) -> list[NewAttachment] | None:
         try:
             file = check_upload(name, data, max_bytes=settings.max_attachment_bytes)
         except UploadRejected as exc:
-            form.files.errors.append(_upload_message(exc.reason, _shown_name(name), max_size))
+            form.files.errors.append(upload_message(exc.reason, shown_name(name), max_size))
             continue
         checked.append(NewAttachment(file.name, file.content_type, file.body))
     return None if form.files.errors else checked

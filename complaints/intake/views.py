@@ -96,16 +96,15 @@ from complaints.intake.wording import (
     relation_label,
     relation_options,
     route_infos,
-    size_text,
-    upload_message,
 )
 from complaints.logs import get_logger
 from complaints.routing.services import NoEligibleHandler
 from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.errors import render_error
-from complaints.web.i18n import _, _l
+from complaints.web.i18n import _, _l, ngettext
 from complaints.web.limits import limiter
+from complaints.web.uploads import shown_name, size_text, upload_message
 from complaints.workflow.config import Workflow, workflow
 from complaints.workflow.services import deadline_views, local_date
 
@@ -622,11 +621,12 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 def _add_upload(session: Session, ref: DraftRef, upload: FileStorage) -> str | None:
     """Check and keep an uploaded file; a message saying what is wrong, or None."""
     settings = current_settings()
-    name = (upload.filename or "")[:120]
+    name = shown_name(upload.filename or "")
     if len(list_files(session, ref)) >= settings.max_attachments:
-        return _(
-            "You can add at most %(count)s files. Remove a file to add %(name)s.",
-            count=settings.max_attachments,
+        return ngettext(
+            "You can add one file. Remove it to add “%(name)s”.",
+            "You can add at most %(num)d files. Remove a file to add “%(name)s”.",
+            settings.max_attachments,
             name=name,
         )
     data = upload.stream.read(settings.max_attachment_bytes + 1)

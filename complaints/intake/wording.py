@@ -10,8 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import format_decimal
-
 from complaints.cases.models import Disclosure, GrantRole, Route
 from complaints.intake.forms import RELATIONS
 from complaints.routing.services import Basis, Recipient
@@ -280,44 +278,3 @@ def no_handler_message(reason: str) -> str:
     return messages.get(
         reason, _("Nobody can receive your report this way. Choose another way below.")
     )
-
-
-def upload_message(reason: str, name: str, max_size: str) -> str:
-    """Why a file was refused (``UploadRejected.reason``), naming the file."""
-    messages = {
-        "empty": _("The file %(name)s is empty. Choose another file.", name=name),
-        "too_large": _(
-            "The file %(name)s is larger than %(size)s. Choose a smaller file, or describe "
-            "what is in it.",
-            name=name,
-            size=max_size,
-        ),
-        "wrong_type": _(
-            "%(name)s is not a type of file we can accept. You can add PDF, Word (.docx), "
-            "OpenDocument (.odt), plain text, PNG and JPEG files.",
-            name=name,
-        ),
-        "macros": _(
-            "%(name)s is a Word file with macros, which we cannot accept for safety. Save it "
-            "as a .docx file without macros, or as a PDF.",
-            name=name,
-        ),
-        "damaged": _(
-            "%(name)s could not be opened; it may be damaged. Save it again or choose "
-            "another file.",
-            name=name,
-        ),
-        "image_too_large": _(
-            "The picture %(name)s has too many pixels. Make it smaller and try again.",
-            name=name,
-        ),
-    }
-    return messages.get(reason, _("%(name)s could not be added. Choose another file.", name=name))
-
-
-def size_text(size: int) -> str:
-    """A file size for people: "10 MB", "2 kB"."""
-    megabytes = size / (1024 * 1024)
-    if megabytes >= 1:
-        return _("%(size)s MB", size=format_decimal(round(megabytes, 1)))
-    return _("%(size)s kB", size=format_decimal(max(1, round(size / 1024))))

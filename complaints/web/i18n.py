@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import flask_babel
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext
 
@@ -39,6 +40,11 @@ class Localized:
 def _(message: str, **variables: Any) -> str:
     """Translate ``message`` into the request's language (typed wrapper around Flask-Babel)."""
     return str(gettext(message, **variables))
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    """Translate by number: ``%(num)d`` in the texts is the number."""
+    return str(flask_babel.ngettext(singular, plural, num, **variables))
 
 
 def _l(message: str, **variables: Any) -> Any:

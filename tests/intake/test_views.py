@@ -750,11 +750,11 @@ def test_files_are_checked_by_their_content(
     assert "Up to 5 files of at most 10 MB each" in text(page)
     response = _upload(browser, "factuur.pdf.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(64))
     assert response.status_code == 200
-    assert "factuur.pdf.exe is not a type of file we can accept" in text(response)
+    assert "“factuur.pdf.exe” is not a type of file we accept." in text(response)
     response = _upload(browser, "brief.pdf", b"\x00\x01binary junk pretending to be a pdf")
-    assert "brief.pdf is not a type of file we can accept" in text(response)
+    assert "“brief.pdf” is not a type of file we accept." in text(response)
     response = _upload(browser, "leeg.txt", b"")
-    assert "The file leeg.txt is empty. Choose another file." in text(response)
+    assert "“leeg.txt” is empty. Choose a file that has something in it." in text(response)
     response = _upload(browser, "foto.png", _png())
     assert "The file has been added." in text(response)
     assert "foto.png" in text(response)
@@ -779,12 +779,12 @@ class TestFileLimits:
         self, app: Flask, browser: Browser, people: dict[str, Person]
     ) -> None:
         _to_wishes(browser)
-        assert "Up to 1 files of at most 2 kB each" in text(browser.get("/melden/wensen"))
+        assert "One file of at most 2 kB:" in text(browser.get("/melden/wensen"))
         response = _upload(browser, "groot.txt", b"a" * 2049)
-        assert "The file groot.txt is larger than 2 kB" in text(response)
+        assert "“groot.txt” is too large. A file may be at most 2 kB." in text(response)
         assert "The file has been added." in text(_upload(browser, "een.png", _png()))
         response = _upload(browser, "twee.png", _png())
-        assert "You can add at most 1 files. Remove a file to add twee.png." in text(response)
+        assert "You can add one file. Remove it to add “twee.png”." in text(response)
         with app_session(app) as session:
             assert session.scalar(sa.select(sa.func.count()).select_from(DraftAttachment)) == 1
 
@@ -1027,7 +1027,7 @@ def test_markup_renamed_to_pdf_is_refused(
 ) -> None:
     _to_wishes(browser)
     response = _upload(browser, "verslag.pdf", b"<html><script>alert(1)</script></html>")
-    assert "verslag.pdf is not a type of file we can accept" in text(response)
+    assert "“verslag.pdf” is not a type of file we accept." in text(response)
     assert _count(app, DraftAttachment) == 0
 
 

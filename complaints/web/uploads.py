@@ -1,0 +1,60 @@
+"""How the pages talk about files: sizes for people, and why a file was refused.
+
+The report form and the follow-up mailbox both take files; they say the same things about them.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from flask_babel import format_decimal
+
+from complaints.web.i18n import _
+
+SHOWN_NAME_LENGTH = 80
+
+
+def size_text(size: int) -> str:
+    """A file size for people: "812 bytes", "14 kB", "2.5 MB"."""
+    if size < 1024:
+        return _("%(size)s bytes", size=format_decimal(size))
+    if size < 1024 * 1024:
+        return _("%(size)s kB", size=format_decimal(round(size / 1024)))
+    return _("%(size)s MB", size=format_decimal(round(size / (1024 * 1024), 1)))
+
+
+def shown_name(filename: str) -> str:
+    """A file's name as typed by the browser, fit to show: no path, no control characters."""
+    base = PurePath(filename.replace("\\", "/")).name
+    shown = "".join(ch for ch in base if ch.isprintable()).strip()
+    return shown[:SHOWN_NAME_LENGTH] or _("(no name)")
+
+
+def upload_message(reason: str, name: str, max_size: str) -> str:
+    """Why a file was refused (``UploadRejected.reason``), naming the file."""
+    messages = {
+        "empty": _("“%(name)s” is empty. Choose a file that has something in it.", name=name),
+        "too_large": _(
+            "“%(name)s” is too large. A file may be at most %(size)s.", name=name, size=max_size
+        ),
+        "wrong_type": _(
+            "“%(name)s” is not a type of file we accept. Add a PDF, a photo (PNG or JPEG), a "
+            "Word or OpenDocument text, or a plain text file.",
+            name=name,
+        ),
+        "macros": _(
+            "“%(name)s” contains macros, which we do not accept for safety. Save it as a "
+            "document without macros, or as a PDF, and add it again.",
+            name=name,
+        ),
+        "damaged": _(
+            "“%(name)s” could not be read; it may be damaged. Open it on your own device to "
+            "check, or save it again.",
+            name=name,
+        ),
+        "image_too_large": _(
+            "“%(name)s” is a picture with too many pixels. Make it smaller and add it again.",
+            name=name,
+        ),
+    }
+    return messages.get(reason, _("“%(name)s” cannot be added.", name=name))
