@@ -8,6 +8,8 @@ check, CLI subprocesses, the browser) take ``committed_app`` and get a database 
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import secrets
 import shutil
@@ -263,3 +265,18 @@ def random_text() -> Callable[[str], str]:
         return f"{prefix}-{secrets.token_hex(6)}"
 
     return make
+
+
+@pytest.fixture
+def log_output(app: Flask) -> Iterator[io.StringIO]:
+    """Everything logged during the test, rendered exactly as the application renders it."""
+    root = logging.getLogger()
+    ours = next(h for h in root.handlers if getattr(h, "_complaints_handler", False))
+    stream = io.StringIO()
+    capture = logging.StreamHandler(stream)
+    capture.setFormatter(ours.formatter)
+    root.addHandler(capture)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(capture)

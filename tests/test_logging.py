@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
-import pytest
 from flask import Flask
 
 from complaints.audit.services import Actor
@@ -24,21 +22,6 @@ from tests.factories import (
     make_org,
     make_person,
 )
-
-
-@pytest.fixture
-def log_output(app: Flask) -> Iterator[io.StringIO]:
-    """Everything logged during the test, rendered exactly as the application renders it."""
-    root = logging.getLogger()
-    ours = next(h for h in root.handlers if getattr(h, "_complaints_handler", False))
-    stream = io.StringIO()
-    capture = logging.StreamHandler(stream)
-    capture.setFormatter(ours.formatter)
-    root.addHandler(capture)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(capture)
 
 
 def test_logs_hold_no_personal_data_or_content(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -55,21 +54,6 @@ def client(app: Flask) -> FlaskClient:
     browser = app.test_client()
     browser.set_cookie("taal", "en")
     return browser
-
-
-@pytest.fixture
-def log_output(app: Flask) -> Iterator[io.StringIO]:
-    """Everything logged during the test, rendered exactly as the application renders it."""
-    root = logging.getLogger()
-    ours = next(h for h in root.handlers if getattr(h, "_complaints_handler", False))
-    stream = io.StringIO()
-    capture = logging.StreamHandler(stream)
-    capture.setFormatter(ours.formatter)
-    root.addHandler(capture)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(capture)
 
 
 def loosely(code: str) -> str:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import html
 import io
-import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -898,20 +896,6 @@ def test_a_failure_while_sending_saves_nothing_and_keeps_the_draft(
     assert "Mijn collega kleineert mij" in text(review)
     receipt_code(send(browser, review))
     assert _count(app, Case) == 1
-
-
-@pytest.fixture
-def log_output(app: Flask) -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    ours = next(h for h in root.handlers if getattr(h, "_complaints_handler", False))
-    stream = io.StringIO()
-    capture = logging.StreamHandler(stream)
-    capture.setFormatter(ours.formatter)
-    root.addHandler(capture)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(capture)
 
 
 def test_the_receipt_code_is_in_no_address_and_no_log(
