@@ -45,7 +45,7 @@ class Browser:
     def get(self, path: str) -> tuple[int, str]:
         return self._open(urllib.request.Request(self.base + path))
 
-    def post(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
+    def post(self, path: str, fields: dict[str, str] | list[tuple[str, str]]) -> tuple[int, str]:
         body = urllib.parse.urlencode(fields).encode()
         return self._open(urllib.request.Request(self.base + path, data=body, method="POST"))
 
@@ -148,3 +148,57 @@ def test_make_run_gives_a_working_product(running: tuple[str, list[str]], tmp_pa
     assert "Vertrouwenspersoon" in page
     # The development server's access log (client address, full URL) is not printed.
     assert '"GET /account' not in "".join(output)
+
+    # An employee files an anonymous report on the demo organisation and opens it again.
+    employee = Browser(base)
+    status, page = employee.get("/melden")
+    assert status == 200
+    status, location = employee.post("/melden", {"csrf_token": _token(page)})
+    assert (status, location) == (303, "/melden/wat")
+    description = "Mijn teamleider scheldt mij uit in elk overleg."
+    steps = [
+        ("/melden/wat", {"category": "bullying"}, "/melden/wanneer-waar"),
+        ("/melden/wanneer-waar", {"unit": ""}, "/melden/beschrijving"),
+        ("/melden/beschrijving", {"description": description}, "/melden/betrokkenen"),
+        ("/melden/betrokkenen", {}, "/melden/wensen"),
+        ("/melden/wensen", {"desired_outcome": "Dat het stopt."}, "/melden/wie"),
+        ("/melden/wie", {"disclosure": "anonymous"}, "/melden/route"),
+        ("/melden/route", {"route": "confidant"}, "/melden/controleren"),
+    ]
+    for path, fields, expected in steps:
+        status, page = employee.get(path)
+        assert status == 200, path
+        if path == "/melden/wanneer-waar":
+            # The first ministry in the list.
+            unit = re.search(r'<option value="(\d+)"', page)
+            assert unit, page
+            fields = {"unit": unit.group(1)}
+        status, location = employee.post(
+            path, {"action": "continue", "csrf_token": _token(page), **fields}
+        )
+        assert (status, location) == (303, expected), (path, location[:2000])
+    status, review = employee.get("/melden/controleren")
+    assert status == 200
+    recipients = re.findall(r'name="recipients" value="(\d+)"', review)
+    assert len(recipients) == 1
+    status, done = employee.post(
+        "/melden/versturen",
+        [("csrf_token", _token(review)), ("internal_ref", "")]
+        + [("recipients", r) for r in recipients],
+    )
+    assert status == 200, done[:2000]
+    groups = re.findall(r"<span[^>]*>([0-9A-Z]{4})</span>", done)
+    assert len(groups) == 6, done
+    receipt = "-".join(groups)
+
+    follower = Browser(base)
+    status, page = follower.get("/opvolgen")
+    status, location = follower.post("/opvolgen", {"code": receipt, "csrf_token": _token(page)})
+    assert (status, location) == (303, "/opvolgen/melding")
+    status, page = follower.get("/opvolgen/melding")
+    assert status == 200
+    # Neither the story nor the code reached the server's output.
+    printed = "".join(output)
+    assert description not in printed
+    assert receipt not in printed
+    assert receipt.replace("-", "") not in printed
