@@ -235,8 +235,8 @@ def _consent_texts() -> dict[ConsentKind, tuple[str, str]]:
         ConsentKind.EXTENSION: (
             _("More time for the decision"),
             _(
-                "Your employer may take longer to decide than the law allows without your "
-                "consent (ten weeks, plus one extension of four weeks)."
+                "With this consent your employer may take longer to decide than the law "
+                "otherwise allows (ten weeks, plus one extension of four weeks)."
             ),
         ),
     }

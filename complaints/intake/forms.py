@@ -209,7 +209,7 @@ class PeopleForm(StepForm):
 
     accused_query = StringField(
         _l("Search the directory by name"),
-        validators=[Length(max=MAX_QUERY, message=_l("Search with at most %(max)d characters."))],
+        validators=[Length(max=MAX_QUERY, message=_l("Use at most %(max)d characters to search."))],
         filters=[strip],
         render_kw={**NO_AUTOFILL, "type": "search"},
     )
@@ -223,7 +223,7 @@ class PeopleForm(StepForm):
     accused_relation = StringField(_l("Who is this person to you?"), filters=[strip])
     witness_query = StringField(
         _l("Search the directory by name"),
-        validators=[Length(max=MAX_QUERY, message=_l("Search with at most %(max)d characters."))],
+        validators=[Length(max=MAX_QUERY, message=_l("Use at most %(max)d characters to search."))],
         filters=[strip],
         render_kw={**NO_AUTOFILL, "type": "search"},
     )
@@ -319,7 +319,7 @@ class IdentityForm(StepForm):
     phone = StringField(
         _l("Phone number (optional)"),
         validators=[
-            Length(max=MAX_PHONE, message=_l("A phone number has at most %(max)d characters.")),
+            Length(max=MAX_PHONE, message=_l("A phone number can be at most %(max)d characters.")),
             Optional(),
             Regexp(
                 _PHONE, message=_l("Enter a phone number using digits, for example 06 12345678.")
@@ -330,7 +330,7 @@ class IdentityForm(StepForm):
     )
     manager_query = StringField(
         _l("Search for your manager by name"),
-        validators=[Length(max=MAX_QUERY, message=_l("Search with at most %(max)d characters."))],
+        validators=[Length(max=MAX_QUERY, message=_l("Use at most %(max)d characters to search."))],
         filters=[strip],
         render_kw={**NO_AUTOFILL, "type": "search"},
     )

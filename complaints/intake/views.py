@@ -135,7 +135,7 @@ class Step:
 STEPS = (
     Step("what", "intake.what", _l("What happened")),
     Step("when_where", "intake.when_where", _l("When and where")),
-    Step("description", "intake.description", _l("Your account")),
+    Step("description", "intake.description", _l("Your story")),
     Step("people", "intake.people", _l("People involved")),
     Step("wishes", "intake.wishes", _l("What you hope for")),
     Step("identity", "intake.identity", _l("Who you are")),
@@ -967,7 +967,7 @@ def _summary(session: Session, draft: OpenDraft, report: Report) -> list[Summary
             [v for v in (unit.name if unit else "", report.place) if v] or [none],
             step["when_where"],
         ),
-        SummaryRow(_l("Your account"), [report.description], step["description"], long_text=True),
+        SummaryRow(_l("Your story"), [report.description], step["description"], long_text=True),
         SummaryRow(
             _l("People your report is about"),
             [

@@ -204,7 +204,7 @@ def basis_text(recipient: Recipient, *, place_given: bool) -> str:
         Basis.CHOSEN: _("You chose this counsellor."),
         Basis.ORGANISATION: _("Serves the organisation where it happened."),
         Basis.GOVERNMENT_WIDE: _(
-            "Serves all of central government, because nobody of the organisation where it "
+            "Serves all of central government, because nobody from the organisation where it "
             "happened is available for this report."
         ),
         Basis.SECRETARIAT: _(
