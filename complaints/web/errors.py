@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -56,12 +56,16 @@ def render_error(
 ) -> tuple[str, int]:
     g.rendering_error = True
     default_title, default_explanation = _texts(code)
+    # The language switch reloads the page by its address; an answer to a form cannot be
+    # loaded that way, so there the switch leads to the home page.
+    switch = {} if request.method == "GET" else {"language_switch_next": url_for("web.index")}
     try:
         page = render_template(
             "errors/error.html",
             code=code,
             title=title or default_title,
             explanation=explanation or default_explanation,
+            **switch,
         )
     except Exception:  # the error page itself failed: still no trace for the user
         log.exception("error_page.render_failed", status=code)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pyotp
 import pytest
 from flask import Flask
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Axe
 from tests.browser.pages import (
@@ -17,6 +17,7 @@ from tests.browser.pages import (
     LoginPage,
     StartPage,
     TotpPage,
+    has_visible_focus,
 )
 from tests.conftest import Clock, app_session
 from tests.factories import StaffLogin, make_account, make_org, make_person
@@ -53,15 +54,6 @@ def wrong_code(secret: str, when: datetime) -> str:
     """A well-formed code the application must refuse (not valid in its drift window)."""
     valid = {code_at(secret, when + timedelta(seconds=30 * step)) for step in (-1, 0, 1)}
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
-
-
-def has_visible_focus(element: Locator) -> bool:
-    """The focused element draws a focus indicator (WCAG 2.4.7)."""
-    return bool(
-        element.evaluate(
-            "el => el === document.activeElement && getComputedStyle(el).outlineStyle !== 'none'"
-        )
-    )
 
 
 def test_first_log_in_sets_up_the_authenticator_app(

@@ -122,6 +122,24 @@ def test_dutch_by_default_and_english_on_request(client: FlaskClient) -> None:
     assert '<html lang="nl">' in client.get("/").get_data(as_text=True)
 
 
+def _switch_target(html: str) -> str | None:
+    match = re.search(r'<input type="hidden" name="next" value="([^"]*)">', html)
+    return match.group(1) if match else None
+
+
+def test_the_language_switch_on_an_error_page_leads_somewhere_that_loads(
+    client: FlaskClient,
+) -> None:
+    # An error page reached by its address can be loaded again in the other language...
+    missing = client.get("/bestaat-niet")
+    assert missing.status_code == 404
+    assert _switch_target(missing.get_data(as_text=True)) == "/bestaat-niet"
+    # ...an error in answer to a form cannot: the switch goes home instead of to a 405.
+    refused = client.post("/aanmelden", data={"email": "x@example.org", "password": "x"})
+    assert refused.status_code == 400
+    assert _switch_target(refused.get_data(as_text=True)) == "/"
+
+
 def test_language_switch_needs_a_csrf_token(client: FlaskClient) -> None:
     assert client.post("/taal", data={"language": "en", "next": "/"}).status_code == 400
 
