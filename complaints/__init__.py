@@ -15,21 +15,25 @@ from complaints.accounts import login
 from complaints.accounts import views as accounts_views
 from complaints.audit import cli as audit_cli
 from complaints.cases.taxonomy import load_taxonomy
+from complaints.casework import views as casework_views
+from complaints.committee import views as committee_views
 from complaints.crypto import cli as crypto_cli
 from complaints.crypto import services as crypto
 from complaints.crypto.keystore import KeyStore, KeyStoreError
 from complaints.demo import cli as demo_cli
 from complaints.directory import cli as directory_cli
 from complaints.followup import views as followup_views
+from complaints.handover import views as handover_views
 from complaints.intake import views as intake_views
 from complaints.logs import configure_logging, get_logger
 from complaints.notify import cli as notify_cli
 from complaints.notify.mailer import Mailer
-from complaints.notify.views import bp as notify_templates
+from complaints.referral import views as referral_views
 from complaints.settings import ConfigurationError, Settings, development_secret_key, load_settings
 from complaints.web import errors, i18n, lifecycle, security, templating
 from complaints.web import views as web_views
 from complaints.web.limits import limiter
+from complaints.workflow import cli as deadlines_cli
 from complaints.workflow.config import load_workflow
 
 # Room for the text fields of the largest form beside its files.
@@ -94,9 +98,12 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
 
     app.register_blueprint(web_views.bp)
     app.register_blueprint(accounts_views.bp)
-    app.register_blueprint(notify_templates)
     app.register_blueprint(intake_views.bp)
     app.register_blueprint(followup_views.bp)
+    app.register_blueprint(casework_views.bp)
+    app.register_blueprint(committee_views.bp)
+    app.register_blueprint(referral_views.bp)
+    app.register_blueprint(handover_views.bp)
 
     for group in (
         migrate.group,
@@ -106,6 +113,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
         audit_cli.group,
         demo_cli.group,
         notify_cli.group,
+        deadlines_cli.group,
     ):
         app.cli.add_command(group)
     return app

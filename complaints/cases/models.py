@@ -69,6 +69,10 @@ class Case(Base):
     out_of_term: Mapped[bool] = mapped_column(default=False)
     # Optimistic locking: a change made from a stale copy fails instead of overwriting.
     version: Mapped[int] = mapped_column(default=1)
+    # A referral creates a new case on the new route; it points back to the case it came from.
+    referred_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
 
     description: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     incident_period: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -160,6 +164,13 @@ class Deadline(Base):
     due_on: Mapped[date]
     met_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # Stopped while the clock does not run (committee mediation); due_on moves on when it resumes.
+    paused_at: Mapped[datetime | None]
+    # Statutory extensions taken (committee decision: one of four weeks with notice).
+    extensions: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Reminders e-mailed to the handlers: once before the day, once when overdue.
+    reminded_at: Mapped[datetime | None]
+    overdue_reminded_at: Mapped[datetime | None]
 
 
 class Attachment(Base):
@@ -223,3 +234,48 @@ class Consent(Base):
     )
     # What exactly was agreed (scope, or how and when consent was given in person): encrypted.
     details: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+
+
+class CaseNote(Base):
+    """An internal note of the handlers. Never shown to the complainant."""
+
+    __tablename__ = "case_notes"
+    __table_args__ = (sa.Index(None, "case_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"))
+    author_person_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("people.id", ondelete="SET NULL")
+    )
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class DocumentKind(StrEnum):
+    HEARING_REPORT = "hearing_report"  # committee: report of a hearing
+    WITNESS_STATEMENT = "witness_statement"  # committee: a witness, possibly anonymous
+    ADVICE = "advice"  # committee: advice to the competent authority
+    DECISION = "decision"  # the competent authority's decision
+    LETTER = "letter"  # a letter generated from a template (acknowledgement, decision, ...)
+
+
+class CaseDocument(Base):
+    """A document of the procedure. Title and body are encrypted; ``visibility`` limits who of
+    those with a grant may read it (an anonymous witness's identity: the committee only)."""
+
+    __tablename__ = "case_documents"
+    __table_args__ = (sa.Index(None, "case_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[DocumentKind]
+    # Template name for letters (e.g. "acknowledgement"); free for others.
+    template: Mapped[str | None] = mapped_column(sa.String(40))
+    author_person_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("people.id", ondelete="SET NULL")
+    )
+    title: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Who the document is about or from, when only the committee may know (anonymous witness).
+    restricted_identity: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""The committee procedure: members, exclusion, hearings, advice, decision and letters."""

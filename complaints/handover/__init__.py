@@ -1,0 +1,1 @@
+"""Moving a handler's open cases to another eligible handler."""
