@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale, format_date, get_locale
 from sqlalchemy.orm import Session
 
 from complaints import clock, db
@@ -31,7 +31,7 @@ from complaints.settings import Settings, current_settings
 from complaints.web.i18n import _
 
 _PLAIN = (str, int, bool)
-KINDS = frozenset({"case_assigned", "case_message", "case_withdrawn"})
+KINDS = frozenset({"case_assigned", "case_message", "case_withdrawn", "deadline_reminder"})
 BACKOFF_LIMIT = timedelta(days=1)
 DELIVERY_BATCH = 200  # notifications per transaction and SMTP connection
 log = get_logger(__name__)
@@ -236,10 +236,41 @@ def _compose(kind: str, values: dict[str, Any]) -> tuple[str, str]:
             ),
             login_url,
         ]
+    elif kind == "deadline_reminder":
+        subject, paragraphs = _deadline_reminder(values, reference, login_url)
     else:
         raise ValueError(f"unknown notification kind {kind!r}")
     paragraphs.append(_("This e-mail deliberately contains nothing about the report itself."))
     return subject, "\n\n".join(paragraphs)
+
+
+def _deadline_reminder(
+    values: dict[str, Any], reference: str, login_url: str
+) -> tuple[str, list[str]]:
+    """A time limit that is near or has passed: its name and day, nothing about the case."""
+    locale = get_locale()
+    language = locale.language if locale is not None else "nl"
+    deadline = values.get(f"deadline_{language}") or values.get("deadline_nl", "")
+    due_by = values["due_by"]
+    when = format_date(due_by, "long") if isinstance(due_by, date) else str(due_by)
+    if values.get("overdue"):
+        subject = _("Time limit passed in report %(reference)s", reference=reference)
+        text = _(
+            "The time limit “%(deadline)s” in report %(reference)s was due on %(date)s and has "
+            "not been met.",
+            deadline=deadline,
+            reference=reference,
+            date=when,
+        )
+    else:
+        subject = _("Time limit approaching in report %(reference)s", reference=reference)
+        text = _(
+            "The time limit “%(deadline)s” in report %(reference)s is due on %(date)s.",
+            deadline=deadline,
+            reference=reference,
+            date=when,
+        )
+    return subject, [text, f"{_('Log in to deal with it:')}\n{login_url}"]
 
 
 def mailer() -> Mailer:

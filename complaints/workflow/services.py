@@ -1,7 +1,10 @@
-"""Statutory deadlines: started, met and cancelled as a case moves between states.
+"""Statutory deadlines: started, met and cancelled as a case moves between states; paused,
+resumed, postponed and extended by transitions.
 
 A deadline is a calendar day in Europe/Amsterdam: "within 7 days" of a report filed on
 2 March at 23:30 local time is 9 March, whatever the time of day or a change to summer time.
+A paused deadline keeps its due day until it resumes; it then moves on by the calendar days
+it stood still. A paused deadline is neither overdue nor reminded.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class DeadlineStatus(StrEnum):
     MET = "met"  # done on or before its day
     MET_LATE = "met_late"  # done, after its day
     CANCELLED = "cancelled"  # the case ended another way (e.g. withdrawn)
+    PAUSED = "paused"  # the clock stands still (committee mediation)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class DeadlineView:
     due_on: date
     status: DeadlineStatus
     met_on: date | None
+    extensions: int = 0
 
 
 def local_date(moment: datetime) -> date:
@@ -45,7 +50,11 @@ def local_date(moment: datetime) -> date:
 
 def due_date(start: datetime, period: Period) -> date:
     """The last day of a period that starts at ``start`` (Amsterdam calendar)."""
-    day = local_date(start)
+    return add_period(local_date(start), period)
+
+
+def add_period(day: date, period: Period) -> date:
+    """``day`` plus a calendar period; a month later than 31 January is the end of February."""
     if period.months:
         month_index = day.month - 1 + period.months
         year, month = day.year + month_index // 12, month_index % 12 + 1
@@ -54,26 +63,90 @@ def due_date(start: datetime, period: Period) -> date:
     return day + timedelta(days=period.days + 7 * period.weeks)
 
 
-def enter_state(session: Session, workflow: Workflow, case: Case, state: str, at: datetime) -> None:
-    """Settle the deadlines this state meets or ends, and start the ones it starts."""
+def enter_state(
+    session: Session, workflow: Workflow, case: Case, state: str, at: datetime
+) -> list[Deadline]:
+    """Settle the deadlines this state meets or ends, and start the ones it starts.
+
+    Returns the deadlines it met, in the order of the workflow file.
+    """
     route = workflow[case.route]
     if state not in route.states:
         raise ValueError(f"{state!r} is not a state of the {case.route.value} route")
+    met = []
     for deadline in _running(session, case):
         spec = next((d for d in route.deadlines if d.name == deadline.name), None)
         if spec is not None and state in spec.met_by:
             deadline.met_at = at
+            met.append(deadline)
         elif state in route.final:
             deadline.cancelled_at = at
-    existing = set(session.scalars(sa.select(Deadline.name).where(Deadline.case_id == case.id)))
+    existing = {
+        d.name: d for d in session.scalars(sa.select(Deadline).where(Deadline.case_id == case.id))
+    }
     for spec in route.deadlines:
-        if spec.starts == state and spec.name not in existing:
+        if spec.starts != state:
+            continue
+        row = existing.get(spec.name)
+        if row is None:
             session.add(
                 Deadline(
                     case_id=case.id, name=spec.name, started_at=at, due_on=due_date(at, spec.period)
                 )
             )
+        elif row.met_at is not None or row.cancelled_at is not None:
+            _restart(row, at, due_date(at, spec.period))
     session.flush()
+    order = [d.name for d in route.deadlines]
+    return sorted(met, key=lambda d: order.index(d.name))
+
+
+def _restart(deadline: Deadline, at: datetime, due_on: date) -> None:
+    """A state entered again starts its settled deadline afresh (a second request to cure)."""
+    deadline.started_at = at
+    deadline.due_on = due_on
+    deadline.met_at = deadline.cancelled_at = deadline.paused_at = None
+    deadline.reminded_at = deadline.overdue_reminded_at = None
+    deadline.extensions = 0
+
+
+def running_deadline(session: Session, case: Case, name: str) -> Deadline | None:
+    """The case's deadline ``name`` if it is running (started, not met or cancelled)."""
+    return next((d for d in _running(session, case) if d.name == name), None)
+
+
+def pause_deadline(deadline: Deadline, at: datetime) -> None:
+    """Stop the clock; pausing a paused deadline changes nothing."""
+    if deadline.paused_at is None:
+        deadline.paused_at = at
+
+
+def resume_deadline(deadline: Deadline, at: datetime) -> int:
+    """Let the clock run again; the due day moves on by the calendar days it stood still."""
+    if deadline.paused_at is None:
+        return 0
+    days = max(0, (local_date(at) - local_date(deadline.paused_at)).days)
+    deadline.paused_at = None
+    _move(deadline, deadline.due_on + timedelta(days=days))
+    return days
+
+
+def postpone_deadline(deadline: Deadline, period: Period) -> None:
+    """Move the due day on by ``period`` (not counted as an extension)."""
+    _move(deadline, add_period(deadline.due_on, period))
+
+
+def extend_deadline(deadline: Deadline, period: Period) -> None:
+    """A statutory extension: the due day moves on by ``period`` and it is counted."""
+    _move(deadline, add_period(deadline.due_on, period))
+    deadline.extensions += 1
+
+
+def _move(deadline: Deadline, due_on: date) -> None:
+    if due_on != deadline.due_on:
+        deadline.due_on = due_on
+        # A new day is worth new reminders.
+        deadline.reminded_at = deadline.overdue_reminded_at = None
 
 
 def deadline_views(
@@ -93,6 +166,7 @@ def deadline_views(
                 due_on=deadline.due_on,
                 status=deadline_status(deadline, today),
                 met_on=local_date(deadline.met_at) if deadline.met_at else None,
+                extensions=deadline.extensions,
             )
         )
     return views
@@ -107,6 +181,8 @@ def deadline_status(deadline: Deadline, today: date) -> DeadlineStatus:
         )
     if deadline.cancelled_at is not None:
         return DeadlineStatus.CANCELLED
+    if deadline.paused_at is not None:
+        return DeadlineStatus.PAUSED
     return DeadlineStatus.OVERDUE if today > deadline.due_on else DeadlineStatus.OPEN
 
 

@@ -182,6 +182,7 @@ def test_a_state_meets_the_deadlines_that_list_it(session: Session, clock: Clock
         "acknowledge": (acknowledged_at, None),
         "admissibility": (None, None),
         "decision": (None, None),
+        "cure": (None, None),  # the time the complainant gets to complete the complaint
     }
     accepted_at = clock.advance(days=5)
     enter_state(session, workflow(), case, "accepted", accepted_at)

@@ -1,0 +1,190 @@
+"""``flask --app wsgi deadlines remind``: handlers get one e-mail before a deadline's day and one
+after it, through the real SMTP test server; paused and settled deadlines are left alone."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+from flask import Flask
+
+from complaints.cases.models import Case, ConsentKind, Deadline, GrantRole, Route
+from complaints.notify.models import Notification
+from tests.conftest import Clock, app_session
+from tests.factories import import_demo_directory
+from tests.notify.conftest import MailServer, Received
+from tests.workflow import file_on, give_consent, step
+
+pytestmark = pytest.mark.committing
+
+SECRETARIES = ["n.haddou@bzk.example", "w.deboer@bzk.example"]
+SECRETARY = {GrantRole.COMMITTEE_SECRETARY}
+
+
+def remind(app: Flask, *args: str) -> Result:
+    result = app.test_cli_runner().invoke(args=["deadlines", "remind", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def reminders(server: MailServer) -> list[Received]:
+    return [r for r in server.received if "Time limit" in r.message["Subject"]]
+
+
+def text(received: Received) -> str:
+    content = received.message.get_content()
+    assert isinstance(content, str)
+    return content.replace("\r\n", "\n")
+
+
+def recipients(mails: list[Received]) -> list[str]:
+    return sorted(address for mail in mails for address in mail.rcpt_tos)
+
+
+def file_cases(app: Flask, clock: Clock) -> dict[str, uuid.UUID]:
+    """Open: a committee complaint. Settled: a confidant report whose receipt is confirmed.
+    Paused: a committee complaint in mediation."""
+    with app_session(app) as session:
+        people = import_demo_directory(session, clock())
+        open_case = file_on(session, people, Route.COMMITTEE, clock())
+        settled = file_on(session, people, Route.CONFIDANT, clock())
+        paused = file_on(session, people, Route.COMMITTEE, clock())
+        case = session.get(Case, settled.case_id)
+        assert case is not None
+        step(
+            session,
+            case,
+            "acknowledge",
+            clock(),
+            person=settled.handler,
+            roles={GrantRole.CONFIDANT},
+        )
+        case = session.get(Case, paused.case_id)
+        assert case is not None
+        for name in ("acknowledge", "accept"):
+            step(session, case, name, clock(), person=paused.handler, roles=SECRETARY)
+        give_consent(session, case.id, ConsentKind.MEDIATION, clock())
+        step(session, case, "start_mediation", clock(), person=paused.handler, roles=SECRETARY)
+        return {"open": open_case.case_id, "settled": settled.case_id, "paused": paused.case_id}
+
+
+def test_reminders_before_and_after_the_day_once_each(
+    mail_app: Flask, mail_server: MailServer, clock: Clock
+) -> None:
+    cases = file_cases(mail_app, clock)
+    with app_session(mail_app) as session:
+        reference = session.scalar(sa.select(Case.reference).where(Case.id == cases["open"]))
+    assert reference is not None
+
+    # Saturday 7 March: confirming receipt is due on the 9th.
+    clock.current = datetime(2026, 3, 7, 8, 0, tzinfo=UTC)
+    result = remind(mail_app)
+    assert (
+        result.output == "as of 2026-03-07: 1 due within 3 day(s), 0 overdue; 2 e-mail(s) queued\n"
+    )
+    first = reminders(mail_server)
+    assert recipients(first) == SECRETARIES
+    for mail in first:
+        assert f"Time limit approaching in report {reference}" in mail.message["Subject"]
+        body = text(mail)
+        assert "The time limit “Confirm receipt” in report" in body
+        assert "is due on March 9, 2026." in body
+        assert "Ontvangst bevestigen" in body  # the Dutch part names it in Dutch
+        assert "kleineert" not in body  # nothing of the complaint itself
+        assert "Bakker" not in body
+
+    # Again the same day, and the day after: nothing new.
+    assert remind(mail_app).output.endswith(
+        "0 due within 3 day(s), 0 overdue; 0 e-mail(s) queued\n"
+    )
+    clock.advance(days=1)
+    assert remind(mail_app).output.endswith("; 0 e-mail(s) queued\n")
+    assert len(reminders(mail_server)) == 2
+
+    # Tuesday 10 March: it has passed.
+    clock.current = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    result = remind(mail_app)
+    assert (
+        result.output == "as of 2026-03-10: 0 due within 3 day(s), 1 overdue; 2 e-mail(s) queued\n"
+    )
+    overdue = reminders(mail_server)[2:]
+    assert recipients(overdue) == SECRETARIES
+    assert all(f"Time limit passed in report {reference}" in m.message["Subject"] for m in overdue)
+    assert "was due on March 9, 2026 and has not been met." in text(overdue[0])
+    assert remind(mail_app).output.endswith("; 0 e-mail(s) queued\n")
+
+    # --as-of counts from another day: the admissibility decision is due on the 16th.
+    result = remind(mail_app, "--as-of", "2026-03-14")
+    assert (
+        result.output == "as of 2026-03-14: 1 due within 3 day(s), 0 overdue; 2 e-mail(s) queued\n"
+    )
+    assert "“Decision on admissibility”" in text(reminders(mail_server)[-1])
+
+    # Long after: admissibility and decision are overdue on the open case; the paused decision
+    # of the case in mediation and the settled receipt are never reminded.
+    result = remind(mail_app, "--as-of", "2026-06-01", "--days", "0")
+    assert (
+        result.output == "as of 2026-06-01: 0 due within 0 day(s), 2 overdue; 4 e-mail(s) queued\n"
+    )
+    with app_session(mail_app) as session:
+        rows = session.scalars(sa.select(Deadline)).all()
+        touched = {
+            (d.case_id, d.name)
+            for d in rows
+            if d.reminded_at is not None or d.overdue_reminded_at is not None
+        }
+        assert touched == {
+            (cases["open"], "acknowledge"),
+            (cases["open"], "admissibility"),
+            (cases["open"], "decision"),
+        }
+        assert (
+            session.scalar(
+                sa.select(sa.func.count()).where(Notification.kind == "deadline_reminder")
+            )
+            == len(reminders(mail_server))
+            == 2 + 2 + 2 + 4
+        )
+
+
+def test_a_moved_due_day_is_reminded_again_and_a_resumed_one_is_reminded_at_all(
+    mail_app: Flask, mail_server: MailServer, clock: Clock
+) -> None:
+    cases = file_cases(mail_app, clock)
+    # 9 May: the open case's decision is due on the 11th (and the rest has long passed).
+    assert remind(mail_app, "--as-of", "2026-05-09").output == (
+        "as of 2026-05-09: 1 due within 3 day(s), 2 overdue; 6 e-mail(s) queued\n"
+    )
+    with app_session(mail_app) as session:
+        people = import_demo_directory(session, clock())
+        secretary = people[SECRETARIES[1]]
+        open_case = session.get(Case, cases["open"])
+        paused = session.get(Case, cases["paused"])
+        assert open_case is not None
+        assert paused is not None
+        step(session, open_case, "acknowledge", clock(), person=secretary, roles=SECRETARY)
+        step(
+            session, open_case, "extend_decision", clock(), person=secretary, roles=SECRETARY,
+            reason="Meer tijd nodig.",
+        )  # fmt: skip
+        resumed_at = clock.advance(days=20)
+        step(session, paused, "end_mediation", resumed_at, person=secretary, roles=SECRETARY)
+        due = {
+            d.case_id: d.due_on
+            for d in session.scalars(sa.select(Deadline).where(Deadline.name == "decision"))
+        }
+    assert due[cases["open"]].isoformat() == "2026-06-08"
+    assert due[cases["paused"]].isoformat() == "2026-05-31"  # 11 May + 20 days stood still
+    assert remind(mail_app, "--as-of", "2026-05-29").output == (
+        "as of 2026-05-29: 1 due within 3 day(s), 0 overdue; 2 e-mail(s) queued\n"
+    )
+    # The extended one is due again; the resumed one has passed meanwhile.
+    assert remind(mail_app, "--as-of", "2026-06-06").output == (
+        "as of 2026-06-06: 1 due within 3 day(s), 1 overdue; 4 e-mail(s) queued\n"
+    )
+    bodies = [text(mail) for mail in reminders(mail_server)[-4:]]
+    assert sum("is due on June 8, 2026." in body for body in bodies) == 2
+    assert sum("was due on May 31, 2026 and has not been met." in body for body in bodies) == 2
