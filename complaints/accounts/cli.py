@@ -17,7 +17,6 @@ from complaints.accounts.services import (
     PasswordRejected,
     assign_role,
     create_account,
-    deactivate_account,
     find_account,
     find_person,
     reset_password,
@@ -28,6 +27,8 @@ from complaints.audit.services import Actor
 from complaints.clock import now
 from complaints.crypto.services import keystore
 from complaints.directory.models import OrgUnit
+from complaints.handover.services import HandoverBlocked, hand_over
+from complaints.workflow.config import workflow
 
 group = AppGroup("users", help="Staff accounts.")
 
@@ -143,9 +144,19 @@ def reset_password_command(login: str, reset_totp: bool, password_stdin: bool) -
         click.echo("two-step verification will be set up again at the next log-in")
 
 
-@group.command("deactivate", help="Stop LOGIN from logging in and end their sessions now.")
+@group.command(
+    "deactivate",
+    help="Stop LOGIN from logging in and end their sessions now. Their open cases are handed "
+    "over to other eligible handlers first; if nobody can take one over, nothing changes.",
+)
 @click.argument("login")
-def deactivate_command(login: str) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Emergency only: deactivate even when some open cases cannot be handed over "
+    "(they stay with the deactivated account, flagged in the audit log).",
+)
+def deactivate_command(login: str, force: bool) -> None:
     session = db.session()
     account = find_account(session, login)
     if account is None:
@@ -153,9 +164,34 @@ def deactivate_command(login: str) -> None:
     if not account.active:
         click.echo(f"{account.login} was already deactivated")
         return
-    ended = deactivate_account(session, keystore(), account, actor=Actor.operator(), now=now())
+    try:
+        result = hand_over(
+            session,
+            keystore(),
+            workflow(),
+            account.person_id,
+            deactivate=True,
+            actor=Actor.operator(),
+            actor_person_id=None,
+            now=now(),
+            force=force,
+        )
+    except HandoverBlocked as blocked:
+        db.rollback()
+        for move in blocked.plan.unresolved:
+            click.echo(f"cannot hand over {move.reference} ({move.route.value}): {move.reason}")
+        raise click.ClickException(
+            f"{account.login} not deactivated: nobody eligible can take over the case(s) above; "
+            "give a colleague the role first, or use --force in an emergency"
+        ) from None
     db.commit()
-    click.echo(f"{account.login} deactivated; {ended} session(s) ended")
+    moved = sum(1 for m in result.moved if m.to_person_id is not None)
+    click.echo(
+        f"{account.login} deactivated; {result.sessions_ended} session(s) ended; "
+        f"{moved} open case(s) handed over"
+    )
+    for move in result.left:
+        click.echo(f"left with the deactivated account: {move.reference} ({move.reason})")
 
 
 @group.command("list", help="List accounts with their roles and state.")

@@ -54,6 +54,7 @@ from complaints.followup.services import (
     withdraw_case,
 )
 from complaints.intake.services import complainant_index
+from complaints.referral.services import issue_referral_code, referral_notices
 from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.errors import render_error
@@ -221,8 +222,10 @@ def _consent_texts() -> dict[ConsentKind, tuple[str, str]]:
             _("Passing your report on"),
             _(
                 "The confidential counsellor may pass your report on to another route, such as "
-                "the integrity coordinator or the complaints committee. Without this consent "
-                "your report stays with the confidential counsellor."
+                "the integrity coordinator or the complaints committee. Your name goes with it "
+                "only if you reported under your own name or also consent to sharing who you "
+                "are; otherwise the report is passed on anonymously. Without this consent your "
+                "report stays with the confidential counsellor."
             ),
         ),
         ConsentKind.MEDIATION: (
@@ -272,6 +275,10 @@ def _render_mailbox(
         message_form=message_form or MessageForm(formdata=None),
         files_form=files_form or FilesForm(formdata=None),
         consent_texts=_consent_texts(),
+        referrals=[
+            (notice, workflow()[notice.route].label)
+            for notice in referral_notices(db.session(), case)
+        ],
         give=GIVE,
         statuses=DeadlineStatus,
         file_size=size_text,
@@ -398,6 +405,30 @@ def change_consent(record: ComplainantSession, case: Case) -> Response | tuple[s
             "success",
         )
     return redirect(_mailbox_url("toestemming"), code=303)
+
+
+@bp.post("/opvolgen/melding/doorverwezen")
+@mailbox_required
+def referral_code(record: ComplainantSession, case: Case) -> str | tuple[str, int]:
+    """The receipt code of a case this report was passed on to: shown once, in this answer."""
+    form = OpenReportForm()
+    if not form.validate_on_submit():
+        return render_error(400)
+    referred_id = uuid.UUID(form.case_id.data)
+    try:
+        code = issue_referral_code(
+            db.session(), keystore(), indexer(), case, referred_id=referred_id, now=now()
+        )
+    except LookupError:  # not passed on from this report, or its code was given out before
+        return render_error(404)
+    referred = db.session().get(Case, referred_id)
+    assert referred is not None  # noqa: S101 - just issued a code for it
+    return render_template(
+        "followup/referral_code.html",
+        code_groups=code.split("-"),
+        referred=referred,
+        route=workflow()[referred.route].label,
+    )
 
 
 @bp.route("/opvolgen/melding/intrekken", methods=["GET", "POST"])

@@ -15,7 +15,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.accounts.models import Role, RoleAssignment
+from complaints.accounts.models import Account, Role, RoleAssignment
 from complaints.cases.models import Case, CaseAccessGrant, GrantRole, Route
 from complaints.crypto.blind_index import normalise_name
 from complaints.directory.models import OrgUnit, OrgUnitKind, Person
@@ -75,6 +75,9 @@ class RoutingRequest:
     # The name the complainant gave: someone in the directory by that name is not asked to
     # handle a report they may well have filed themselves.
     complainant_name: str | None = None
+    # People who cannot take the report for another reason: the handler a case is being
+    # handed over from, or someone already handling it.
+    unavailable_person_ids: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -94,7 +97,9 @@ def resolve_recipients(
     session: Session, workflow: Workflow, request: RoutingRequest
 ) -> list[Recipient]:
     """The people who get access to a new report on ``request.route``."""
-    excluded_ids = set(request.accused_person_ids)
+    excluded_ids = set(request.accused_person_ids) | request.unavailable_person_ids
+    # A deactivated account cannot log in, so its holder cannot act on a report either.
+    excluded_ids |= deactivated_people(session)
     if request.complainant_person_id is not None:
         excluded_ids.add(request.complainant_person_id)
     names = [*request.accused_names, request.complainant_name or ""]
@@ -107,6 +112,11 @@ def resolve_recipients(
     if request.route is Route.INTEGRITY:
         return _role_holders(session, request.route, scopes, exclusions)
     return _secretariat(session, exclusions)
+
+
+def deactivated_people(session: Session) -> set[int]:
+    """People whose staff account has been deactivated (they stay in the directory)."""
+    return set(session.scalars(sa.select(Account.person_id).where(Account.active.is_(False))))
 
 
 def is_excluded(
