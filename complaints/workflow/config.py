@@ -23,7 +23,19 @@ WITHDRAWN = "withdrawn"
 FIELD_KINDS = frozenset({"text", "outcome", "date", "boolean"})
 STAT_KINDS = frozenset({"acknowledged", "not_admissible", "decided", "closed"})
 # Case event kinds written elsewhere; a transition (whose name is its event kind) may not reuse.
-RESERVED_NAMES = frozenset({"submitted", "withdrawn", "withdraw", "referred"})
+# Case events written outside the workflow: a transition may not take their names.
+RESERVED_NAMES = frozenset(
+    {
+        "submitted",
+        "withdrawn",
+        "withdraw",
+        "referred",
+        "filed_by_proxy",
+        "handed_over",
+        "member_assigned",
+        "member_excluded",
+    }
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PERIOD_KEYS = ("days", "weeks", "months")
 
