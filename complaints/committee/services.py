@@ -63,6 +63,8 @@ MAX_SHORT = 200
 # Fixed names of this route's workflow transitions (config/workflow.toml) that documents drive.
 SEND_ADVICE = "send_advice"
 DECIDE = "decide"
+# Steps taken on the committee page only, because they come with their documents.
+WITH_DOCUMENTS = frozenset({SEND_ADVICE, DECIDE})
 RUNNING = frozenset({DeadlineStatus.OPEN, DeadlineStatus.OVERDUE, DeadlineStatus.PAUSED})
 # An exclusion event's id is derived from the grant it ends, so the page can show each
 # excluded member with the reason recorded for them without another column.
