@@ -169,8 +169,8 @@ def test_make_run_gives_a_working_product(running: tuple[str, list[str]], tmp_pa
         status, page = employee.get(path)
         assert status == 200, path
         if path == "/melden/wanneer-waar":
-            # The first ministry in the list.
-            unit = re.search(r'<option value="(\d+)"', page)
+            # Somewhere in BZK, whose confidential counsellor is the one logged in above.
+            unit = re.search(r'<option value="(\d+)"[^>]*>[^<]*Binnenlandse Zaken', page)
             assert unit, page
             fields = {"unit": unit.group(1)}
         status, location = employee.post(
@@ -197,6 +197,12 @@ def test_make_run_gives_a_working_product(running: tuple[str, list[str]], tmp_pa
     assert (status, location) == (303, "/opvolgen/melding")
     status, page = follower.get("/opvolgen/melding")
     assert status == 200
+    reference = re.search(r"\b(20\d\d-[0-9A-Z]{4}-[0-9A-Z]{4})\b", page)
+    assert reference, page
+    # The counsellor finds it in her inbox.
+    status, inbox = browser.get("/zaken")
+    assert status == 200
+    assert f'data-case="{reference.group(1)}"' in inbox
     # Neither the story nor the code reached the server's output.
     printed = "".join(output)
     assert description not in printed
