@@ -609,7 +609,7 @@ def record_decision(
 ) -> CaseDocument:
     """The competent authority's decision (Awb 9:12), recorded by the secretariat.
 
-    A decision that departs from the committee's advice must say why (Awb 9:12(2)).
+    A decision that departs from the committee's advice must say why (Awb 9:15(3)).
     """
     text = _checked_text(reasons, MAX_TEXT)
     if outcome not in decision_outcomes(workflow):
@@ -773,7 +773,7 @@ def generate_letter(
         outcome = decision.fields["outcome"]
         values["outcome_label"] = route.outcomes.get(outcome, Localized(outcome, outcome))
         values["reasons"] = decision.fields["reasons"]
-        # Awb 9:12(2): a decision departing from the advice says why, and the advice goes with it.
+        # Awb 9:15(3): a decision departing from the advice says why, and the advice goes with it.
         advised = decision.fields.get("advised_outcome")
         if advised:
             values["advised_label"] = route.outcomes.get(advised, Localized(advised, advised))

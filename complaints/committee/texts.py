@@ -66,7 +66,7 @@ def refusal_text(refused: CommitteeRefused | str) -> str:
         "already_assigned": _(
             "This member is already assigned, or was excluded from this case earlier."
         ),
-        "no_such_member": _("This member does not (or no longer) take part in this case."),
+        "no_such_member": _("This member does not take part in this case, or no longer does."),
         "reason_required": _("Give the reason."),
         "text_required": _("This text is required."),
         "too_long": _("This text is too long."),
@@ -77,7 +77,7 @@ def refusal_text(refused: CommitteeRefused | str) -> str:
         ),
         "departure_reason_required": _(
             "The decision departs from the committee's advice: say why. The law requires "
-            "the reason to be given (Awb 9:12)."
+            "the reason to be given (Awb 9:15, third paragraph)."
         ),
         "date_required": _("Enter the new date."),
         "unknown_language": _("Choose Dutch or English."),

@@ -270,7 +270,8 @@ def _deadline_reminder(
             reference=reference,
             date=when,
         )
-    return subject, [text, f"{_('Log in to deal with it:')}\n{login_url}"]
+    deal_with_it = _("Log in to deal with it:")
+    return subject, [text, f"{deal_with_it}\n{login_url}"]
 
 
 def mailer() -> Mailer:
