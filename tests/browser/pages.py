@@ -611,3 +611,41 @@ class MessageRefusedPage(MailboxPage):
         """The language switch: this page answered a form, so the mailbox itself comes back."""
         self._navigate(self.language_button.click)
         return MailboxPage(self.page, self.axe)
+
+
+# A handler's case (/zaken/<id>) -----------------------------------------------------------------
+
+
+class HandlerCasePage(AppPage):
+    """/zaken/<id>: where the case stands, its deadlines, the steps the handler can take now and
+    the history. Steps are found by their name in the workflow, fields by their ids
+    (``<step>-<field>``)."""
+
+    @classmethod
+    def visit(cls, page: Page, axe: Axe, case_id: object) -> HandlerCasePage:
+        page.goto(f"/zaken/{case_id}")
+        return cls(page, axe)
+
+    @property
+    def state(self) -> Locator:
+        return self.main.locator("#status dd[data-state]")
+
+    def deadline_status(self, name: str) -> Locator:
+        return self.main.locator(f"li[data-deadline='{name}'] .deadline__status")
+
+    @property
+    def steps(self) -> Locator:
+        """The steps on offer, each a form named by its ``data-step``."""
+        return self.main.locator("#stappen form[data-step]")
+
+    @property
+    def history(self) -> Locator:
+        return self.main.locator("#verloop li.timeline__item")
+
+    def take_step(self, name: str, **fields: str) -> HandlerCasePage:
+        """Fill in the step's text fields and take it; the case page comes back."""
+        form = self.main.locator(f"form[data-step='{name}']")
+        for field, value in fields.items():
+            form.locator(f"#{name}-{field}").fill(value)
+        self._navigate(form.locator("button[type=submit]").click)
+        return HandlerCasePage(self.page, self.axe)
