@@ -225,12 +225,36 @@ def submit_report(
             "attachments": len(report.attachments),
         },
     )
+    announce_grants(session, keys, case, recipients, actor=actor, now=now)
+    record_stat(session, case, "submitted", now=now)
+    session.flush()
+    return Submission(case, code, recipients)
+
+
+def announce_grants(
+    session: Session,
+    keys: KeyStore,
+    case: Case,
+    recipients: Sequence[Recipient],
+    *,
+    actor: Actor,
+    now: datetime,
+    via: str | None = None,
+) -> None:
+    """Audit each new handler's access and tell them: "new case, acknowledge by" (no content)."""
     acknowledge_by = session.scalar(
         sa.select(Deadline.due_on).where(
             Deadline.case_id == case.id, Deadline.name == "acknowledge"
         )
     )
     for recipient in recipients:
+        details: dict[str, str | int] = {
+            "person_id": recipient.person_id,
+            "role": recipient.role.value,
+            "basis": recipient.basis.value,
+        }
+        if via is not None:
+            details["via"] = via
         record_event(
             session,
             keys,
@@ -239,11 +263,7 @@ def submit_report(
             now=now,
             object_type="case",
             object_id=str(case.id),
-            details={
-                "person_id": recipient.person_id,
-                "role": recipient.role.value,
-                "basis": recipient.basis.value,
-            },
+            details=details,
         )
         params: dict[str, str | int | bool] = {"reference": case.reference}
         if acknowledge_by is not None:
@@ -255,9 +275,6 @@ def submit_report(
             params=params,
             now=now,
         )
-    record_stat(session, case, "submitted", now=now)
-    session.flush()
-    return Submission(case, code, recipients)
 
 
 def _parties(report: Report) -> tuple[NewParty, ...]:

@@ -43,7 +43,6 @@ from complaints.cases.models import (
     CaseEvent,
     Consent,
     ConsentKind,
-    Deadline,
     Disclosure,
     GrantRole,
     PartyKind,
@@ -71,9 +70,9 @@ from complaints.intake.services import (
     Report,
     ReportRefused,
     Witness,
+    announce_grants,
     check_report,
 )
-from complaints.notify.services import queue_notification
 from complaints.routing.services import (
     NoEligibleHandler,
     Recipient,
@@ -458,7 +457,7 @@ def refer_case(
             "attachments": len(draft.attachments),
         },
     )
-    _grant_and_notify(session, keys, case, recipients, actor=actor, now=now)
+    announce_grants(session, keys, case, recipients, actor=actor, now=now, via="referral")
     # Counted on the confidant's case, with the route it went to: the new case is the same
     # report, so it is not counted as submitted a second time.
     record_stat(
@@ -564,48 +563,6 @@ def _complainant_files(session: Session, keys: KeyStore, case: Case) -> tuple[Ne
         )
         for row in rows
     )
-
-
-def _grant_and_notify(
-    session: Session,
-    keys: KeyStore,
-    case: Case,
-    recipients: list[Recipient],
-    *,
-    actor: Actor,
-    now: datetime,
-) -> None:
-    acknowledge_by = session.scalar(
-        sa.select(Deadline.due_on).where(
-            Deadline.case_id == case.id, Deadline.name == "acknowledge"
-        )
-    )
-    for recipient in recipients:
-        record_event(
-            session,
-            keys,
-            actor=actor,
-            action="case.access_granted",
-            now=now,
-            object_type="case",
-            object_id=str(case.id),
-            details={
-                "person_id": recipient.person_id,
-                "role": recipient.role.value,
-                "basis": recipient.basis.value,
-                "via": "referral",
-            },
-        )
-        params: dict[str, str | int | bool] = {"reference": case.reference}
-        if acknowledge_by is not None:
-            params["acknowledge_by"] = acknowledge_by.isoformat()
-        queue_notification(
-            session,
-            recipient_person_id=recipient.person_id,
-            kind="case_assigned",
-            params=params,
-            now=now,
-        )
 
 
 # The complainant's side ------------------------------------------------------------------------
