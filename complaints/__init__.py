@@ -29,6 +29,7 @@ from complaints.logs import configure_logging, get_logger
 from complaints.notify import cli as notify_cli
 from complaints.notify.mailer import Mailer
 from complaints.referral import views as referral_views
+from complaints.retention.policy import load_retention
 from complaints.settings import ConfigurationError, Settings, development_secret_key, load_settings
 from complaints.web import errors, i18n, lifecycle, security, templating
 from complaints.web import views as web_views
@@ -80,6 +81,9 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     # Policy files are checked now: a mistake in them must stop the start, not a request later.
     app.extensions["complaints.taxonomy"] = load_taxonomy(settings.config_dir / "taxonomy.toml")
     app.extensions["complaints.workflow"] = load_workflow(settings.config_dir / "workflow.toml")
+    app.extensions["complaints.retention"] = load_retention(
+        settings.config_dir / "retention.toml", app.extensions["complaints.workflow"]
+    )
     app.extensions["complaints.mailer"] = Mailer(settings)
 
     db.init_app(app, db.Database(db.create_engine(settings.resolved_database_url)))

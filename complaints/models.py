@@ -20,6 +20,13 @@ from complaints.directory.models import OrgUnit, Person
 from complaints.followup.models import ComplainantSession
 from complaints.intake.models import DraftAttachment, IntakeDraft
 from complaints.notify.models import Notification
+from complaints.retention.models import (
+    AuditCheckpoint,
+    LedgerEntry,
+    RetentionExtension,
+    RetentionHold,
+    RetentionReminder,
+)
 from complaints.stats.models import StatEvent
 
 metadata = Base.metadata
@@ -27,6 +34,7 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "Attachment",
+    "AuditCheckpoint",
     "AuditEvent",
     "Case",
     "CaseAccessGrant",
@@ -38,10 +46,14 @@ __all__ = [
     "DraftAttachment",
     "IntakeDraft",
     "KeySlot",
+    "LedgerEntry",
     "Message",
     "Notification",
     "OrgUnit",
     "Person",
+    "RetentionExtension",
+    "RetentionHold",
+    "RetentionReminder",
     "RoleAssignment",
     "StaffSession",
     "StatEvent",

@@ -1,0 +1,1 @@
+"""Retention: the DPIA's retention policy as code, the sweep that carries it out, and its ledger."""
