@@ -175,7 +175,7 @@ def _categories(section: Section) -> dict[Category, CategoryInfo]:
         item.allow({f"{k}_{lang}" for k in keys for lang in ("nl", "en")})
         infos[category] = CategoryInfo(
             category,
-            *(item.localized(f"{k}_") for k in keys),  # type: ignore[arg-type]
+            *(item.localized(f"{k}_") for k in keys),
         )
     return infos
 

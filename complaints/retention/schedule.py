@@ -152,7 +152,7 @@ def case_schedule(
 
 
 def _schedules(
-    session: Session, policy: RetentionPolicy, rows: Sequence[sa.Row[Any]], as_of: date
+    session: Session, policy: RetentionPolicy, rows: Sequence[Any], as_of: date
 ) -> list[CaseSchedule]:
     ids = [row.id for row in rows]
     decided = dict(
@@ -224,14 +224,15 @@ def _schedules(
     return schedules
 
 
-def _start(rule: Rule, row: sa.Row[Any], decided_at: datetime | None) -> datetime:
+def _start(rule: Rule, row: Any, decided_at: datetime | None) -> datetime:
     closed_at: datetime = row.closed_at or row.updated_at
     filed_at: datetime = row.submitted_at
     match rule.counts_from:
         case CountsFrom.DECIDED:
             return decided_at or closed_at
         case CountsFrom.LAST_ACTIVITY:
-            return max(row.updated_at, closed_at)
+            updated_at: datetime = row.updated_at
+            return max(updated_at, closed_at)
         case CountsFrom.FILED:
             return filed_at
         case _:
