@@ -83,8 +83,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     rewrap_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # Cases the retention sweep handles per transaction: a killed sweep loses at most one batch
+    # of work (never half a case), and memory stays flat however many cases there are.
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
 
-    # Where taxonomy.toml and workflow.toml live.
+    # Where taxonomy.toml, workflow.toml and retention.toml live.
     config_dir: Path = Path("config")
 
     # Intake and follow-up.
