@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ NONCE_BYTES = 12
 WRAP_FORMAT = b"\x01"
 WRAP_AAD_PREFIX = b"complaints:dek-wrap:v1|"
 STORE_FORMAT = 1
+# Epoch keys wrap the data keys of closed cases that fall due in one month ("epoch-2028-11").
+EPOCH_PREFIX = "epoch-"
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class KeyStoreError(RuntimeError):
@@ -63,6 +67,8 @@ class KekStatus(StrEnum):
     ACTIVE = "active"  # wraps new data keys
     PREVIOUS = "previous"  # unwraps only; its slots are waiting to be rewrapped
     RETIRED = "retired"  # no slot uses it any more; kept to read restored backups
+    EPOCH = "epoch"  # wraps the cases due for destruction in one month (retention)
+    DESTROYED = "destroyed"  # gone for good: what it wrapped can never be read again
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,9 @@ class KeyStore(Protocol):
 
     def active_kek_id(self) -> str: ...
 
-    def wrap(self, dek: bytes, context: bytes) -> WrappedKey:
-        """Wrap ``dek`` with the active KEK, bound to ``context`` (e.g. the case id)."""
+    def wrap(self, dek: bytes, context: bytes, key_id: str | None = None) -> WrappedKey:
+        """Wrap ``dek`` with the active KEK (or the epoch key ``key_id``), bound to ``context``
+        (e.g. the case id)."""
 
     def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes: ...
 
@@ -101,6 +108,17 @@ class KeyStore(Protocol):
         """Create a new KEK and make it the active one; the old active KEK becomes previous."""
 
     def retire_kek(self, key_id: str) -> None: ...
+
+    def epoch_kek(self, month: str, now: datetime) -> str:
+        """The epoch key of ``month`` ("2028-11"), created when first asked for. Refused once
+        that month's key has been destroyed."""
+
+    def destroy_kek(self, key_id: str, now: datetime) -> None:
+        """Destroy an epoch key: its file is overwritten and removed, its status kept."""
+
+
+def epoch_key_id(month: str) -> str:
+    return f"{EPOCH_PREFIX}{month}"
 
 
 def _wrap_aad(key_id: str, context: bytes) -> bytes:
@@ -192,8 +210,13 @@ class LocalKeyStore:
             raise KeyStoreUnavailable(f"{self.description} has no active key")
         return str(active)
 
-    def wrap(self, dek: bytes, context: bytes) -> WrappedKey:
-        key_id = self.active_kek_id()
+    def wrap(self, dek: bytes, context: bytes, key_id: str | None = None) -> WrappedKey:
+        if key_id is None:
+            key_id = self.active_kek_id()
+        else:
+            info = self._current_state()["keks"].get(key_id)
+            if info is None or info["status"] not in (KekStatus.ACTIVE, KekStatus.EPOCH):
+                raise KeyStoreError(f"{key_id} does not wrap new keys")
         return WrappedKey(key_id, wrap_with(self._kek(key_id), key_id, dek, context))
 
     def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
@@ -237,10 +260,51 @@ class LocalKeyStore:
             info["status"] = KekStatus.RETIRED.value
             self._save_state(state)
 
+    def epoch_kek(self, month: str, now: datetime) -> str:
+        if not _MONTH.match(month):
+            raise ValueError(f"not a month: {month!r}")
+        key_id = epoch_key_id(month)
+        info = self._current_state()["keks"].get(key_id)
+        if info is None:
+            with self._lock:
+                state = self._current_state(locked=True)
+                info = state["keks"].get(key_id)
+                if info is None:
+                    _write_key(self.path / "kek" / f"{key_id}.key", secrets.token_bytes(KEY_BYTES))
+                    info = {
+                        "status": KekStatus.EPOCH.value,
+                        "created_at": now.isoformat(timespec="seconds"),
+                    }
+                    state["keks"][key_id] = info
+                    self._save_state(state)
+        if info["status"] != KekStatus.EPOCH:
+            raise KeyStoreError(f"the epoch key of {month} has been destroyed")
+        return key_id
+
+    def destroy_kek(self, key_id: str, now: datetime) -> None:
+        with self._lock:
+            state = self._current_state(locked=True)
+            info = state["keks"].get(key_id)
+            if info is None:
+                raise UnknownKey(key_id)
+            if info["status"] == KekStatus.DESTROYED:
+                return
+            if info["status"] != KekStatus.EPOCH:
+                raise KeyStoreError("only epoch keys are destroyed; rotate and retire others")
+            # The state first: from this moment no process of this store uses the key, even
+            # one that still has it in memory (every use checks the status).
+            info["status"] = KekStatus.DESTROYED.value
+            info["destroyed_at"] = now.isoformat(timespec="seconds")
+            self._save_state(state)
+            self._keys.pop(f"kek:{key_id}", None)
+            _shred(self.path / "kek" / f"{key_id}.key")
+
     # Internals ------------------------------------------------------------------------------
 
     def _kek(self, key_id: str) -> bytes:
-        if key_id not in self._current_state()["keks"]:
+        info = self._current_state()["keks"].get(key_id)
+        if info is None or info["status"] == KekStatus.DESTROYED:
+            self._keys.pop(f"kek:{key_id}", None)
             raise UnknownKey(key_id)
         return self._read_key(f"kek:{key_id}", self.path / "kek" / f"{key_id}.key")
 
@@ -285,6 +349,26 @@ class LocalKeyStore:
     def _save_state(self, state: dict[str, Any]) -> None:
         _write_private(self.path / "keystore.json", json.dumps(state, indent=2).encode())
         self._state = None
+
+
+def _shred(target: Path) -> None:
+    """Overwrite a key file before removing it. On copy-on-write or journalling storage the old
+    blocks may survive; the key store belongs on storage that is not backed up with the
+    database (docs/keys.md), which is what makes destroying a key reach the backups."""
+    try:
+        size = target.stat().st_size
+    except FileNotFoundError:
+        return
+    with target.open("r+b") as handle:
+        handle.write(secrets.token_bytes(max(size, KEY_BYTES)))
+        handle.flush()
+        os.fsync(handle.fileno())
+    target.unlink()
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _write_key(target: Path, key: bytes) -> None:

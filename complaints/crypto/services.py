@@ -7,7 +7,7 @@ Rotating the KEK rewraps the slots; no field is ever re-encrypted for a rotation
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 from complaints.audit.services import Actor, record_event
 from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.envelope import FieldCipher, new_data_key
-from complaints.crypto.keystore import KekStatus, KeyStore, LocalKeyStore, WrappedKey
+from complaints.crypto.keystore import (
+    EPOCH_PREFIX,
+    KekStatus,
+    KeyStore,
+    LocalKeyStore,
+    WrappedKey,
+)
 from complaints.crypto.models import KeySlot, KeySlotKind
 from complaints.settings import Settings
 
@@ -114,11 +120,18 @@ def key_usage(session: Session, keys: KeyStore) -> list[KeyUsage]:
 
 
 def rewrap_batch(session: Session, keys: KeyStore, now: datetime, batch_size: int) -> int:
-    """Rewrap up to ``batch_size`` slots that are not under the active KEK; returns how many."""
+    """Rewrap up to ``batch_size`` slots that are not under the active KEK; returns how many.
+
+    Slots under an epoch key stay there: retention put them there so that destroying the
+    epoch key reaches the backups (complaints/retention/epochs.py)."""
     active = keys.active_kek_id()
     slots = session.execute(
         sa.select(KeySlot.id, KeySlot.case_id, KeySlot.key_id, KeySlot.wrapped_key)
-        .where(KeySlot.kind == KeySlotKind.KEK, KeySlot.key_id != active)
+        .where(
+            KeySlot.kind == KeySlotKind.KEK,
+            KeySlot.key_id != active,
+            ~KeySlot.key_id.startswith(EPOCH_PREFIX),
+        )
         .order_by(KeySlot.id)
         .limit(batch_size)
     ).all()
@@ -138,6 +151,42 @@ def rewrap_batch(session: Session, keys: KeyStore, now: datetime, batch_size: in
             }
         )
     session.execute(sa.update(KeySlot), updates)
+    return len(updates)
+
+
+def rewrap_cases(
+    session: Session, keys: KeyStore, targets: Mapping[uuid.UUID, str | None], now: datetime
+) -> int:
+    """Rewrap the KEK slots of the given cases under the key named for each (None: the active
+    KEK). Slots already there are left alone; returns how many were rewrapped."""
+    if not targets:
+        return 0
+    active = keys.active_kek_id()
+    slots = session.execute(
+        sa.select(KeySlot.id, KeySlot.case_id, KeySlot.key_id, KeySlot.wrapped_key).where(
+            KeySlot.case_id.in_(list(targets)),
+            KeySlot.kind == KeySlotKind.KEK,
+            KeySlot.holder == STORE_HOLDER,
+        )
+    ).all()
+    updates = []
+    for slot in slots:
+        wanted = targets[slot.case_id] or active
+        if slot.key_id == wanted:
+            continue
+        context = _slot_context(slot.case_id)
+        dek = keys.unwrap(WrappedKey(slot.key_id, slot.wrapped_key), context)
+        wrapped = keys.wrap(dek, context, key_id=targets[slot.case_id])
+        updates.append(
+            {
+                "id": slot.id,
+                "key_id": wrapped.key_id,
+                "wrapped_key": wrapped.blob,
+                "rewrapped_at": now,
+            }
+        )
+    if updates:
+        session.execute(sa.update(KeySlot), updates)
     return len(updates)
 
 

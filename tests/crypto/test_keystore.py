@@ -417,3 +417,61 @@ def test_store_removed_after_start_fails_closed_for_state(store: LocalKeyStore) 
     with pytest.raises(KeyStoreUnavailable):
         store.wrap(DEK, CONTEXT)
     assert not (store.path / "keystore.json").exists()
+
+
+# Epoch keys (retention) ---------------------------------------------------------------------
+
+
+def test_epoch_key_is_made_once_per_month_and_wraps_on_request(store: LocalKeyStore) -> None:
+    key_id = store.epoch_kek("2028-11", START)
+    assert key_id == "epoch-2028-11"
+    assert store.epoch_kek("2028-11", START) == key_id, "asked again, the same key"
+    assert _mode(store.path / "kek" / f"{key_id}.key") == 0o600
+    statuses = {info.key_id: info.status for info in store.keks()}
+    assert statuses[key_id] is KekStatus.EPOCH
+    assert store.active_kek_id() != key_id, "an epoch key never becomes the active key"
+    wrapped = store.wrap(DEK, CONTEXT, key_id=key_id)
+    assert wrapped.key_id == key_id
+    assert store.unwrap(wrapped, CONTEXT) == DEK
+    assert store.wrap(DEK, CONTEXT).key_id == store.active_kek_id()
+
+
+@pytest.mark.parametrize("month", ["2028-13", "2028-1", "28-11", "2028-11-01", "../kek"])
+def test_epoch_key_month_must_be_a_month(store: LocalKeyStore, month: str) -> None:
+    with pytest.raises(ValueError, match="not a month"):
+        store.epoch_kek(month, START)
+
+
+def test_destroyed_epoch_key_is_gone_for_every_process(store: LocalKeyStore) -> None:
+    key_id = store.epoch_kek("2028-11", START)
+    wrapped = store.wrap(DEK, CONTEXT, key_id=key_id)
+    other_worker = LocalKeyStore(store.path)
+    assert other_worker.unwrap(wrapped, CONTEXT) == DEK  # it now has the key in memory
+    store.destroy_kek(key_id, START)
+    assert not (store.path / "kek" / f"{key_id}.key").exists()
+    assert not any(key_id in p.name for p in store.path.rglob("*")), "no copy left behind"
+    for worker in (store, other_worker, LocalKeyStore(store.path)):
+        with pytest.raises(UnknownKey):
+            worker.unwrap(wrapped, CONTEXT)
+        with pytest.raises(KeyStoreError):
+            worker.wrap(DEK, CONTEXT, key_id=key_id)
+    statuses = {info.key_id: info.status for info in store.keks()}
+    assert statuses[key_id] is KekStatus.DESTROYED, "the record that it existed stays"
+    with pytest.raises(KeyStoreError, match="destroyed"):
+        store.epoch_kek("2028-11", START)
+    store.destroy_kek(key_id, START)  # a second time changes nothing
+
+
+def test_only_epoch_keys_are_destroyed(store: LocalKeyStore) -> None:
+    with pytest.raises(KeyStoreError, match="only epoch keys"):
+        store.destroy_kek(store.active_kek_id(), START)
+    with pytest.raises(UnknownKey):
+        store.destroy_kek("epoch-2030-01", START)
+    assert store.unwrap(store.wrap(DEK, CONTEXT), CONTEXT) == DEK
+
+
+def test_a_previous_key_does_not_wrap_new_keys(store: LocalKeyStore) -> None:
+    old = store.active_kek_id()
+    store.create_kek(START)
+    with pytest.raises(KeyStoreError, match="does not wrap"):
+        store.wrap(DEK, CONTEXT, key_id=old)

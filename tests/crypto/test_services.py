@@ -28,6 +28,7 @@ from complaints.crypto.services import (
     keystore,
     retire_unused_keks,
     rewrap_batch,
+    rewrap_cases,
     rotate_keys,
 )
 from complaints.directory.models import Person
@@ -384,3 +385,36 @@ def test_rotation_is_recorded_in_the_audit_chain(app: Flask, clock: Clock) -> No
         assert all(e.actor_id == "beheerder" for e in events)
         assert events[1].details == {"slots": 3, "retired": old_key}
         assert verify_chain(session, keystore()).ok
+
+
+def test_rotation_leaves_slots_under_epoch_keys_alone(app: Flask, clock: Clock) -> None:
+    """Retention put these slots under the key of their destruction month; a rotation that
+    moved them back to the active key would let backups outlive the cases."""
+    reader, cases = _make_cases(app, clock, 3)
+    with app_session(app) as session:
+        keys = keystore()
+        epoch = keys.epoch_kek("2029-01", clock())
+        assert rewrap_cases(session, keys, {cases[0].id: epoch}, clock()) == 1
+        assert rewrap_cases(session, keys, {cases[0].id: epoch}, clock()) == 0, "already there"
+    with app_session(app) as session:
+        report = rotate_keys(
+            session,
+            keystore(),
+            actor=OPERATOR,
+            now=clock.advance(days=1),
+            batch_size=10,
+            commit=db.commit,
+        )
+    assert report.rewrapped == 2
+    with app_session(app) as session:
+        slots = {case_id: key_id for case_id, key_id, _ in _slots(session)}
+        assert slots[cases[0].id] == epoch
+        assert {slots[c.id] for c in cases[1:]} == {report.new_key_id}
+        statuses = {u.key_id: u.status for u in key_usage(session, keystore())}
+        assert statuses[epoch] is KekStatus.EPOCH, "an epoch key is never retired by rotation"
+        for case in cases:
+            assert _open_description(session, clock, case.id, reader) == case.description
+        # Back under the active key (a legal hold): readable, and the epoch key is free.
+        assert rewrap_cases(session, keystore(), {cases[0].id: None}, clock()) == 1
+        assert _slots(session)[0][1] == keystore().active_kek_id()
+        assert _open_description(session, clock, cases[0].id, reader) == cases[0].description
