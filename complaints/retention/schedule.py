@@ -185,14 +185,15 @@ def _schedules(
     ):
         holds.setdefault(hold.case_id, Hold(hold.id, hold.reason, hold.until, hold.placed_at))
     references = [row.reference for row in rows]
-    redacted = set(
-        session.execute(
+    redacted = {
+        (subject, rule)
+        for subject, rule in session.execute(
             sa.select(LedgerEntry.subject, LedgerEntry.rule).where(
                 LedgerEntry.subject.in_(references),
                 LedgerEntry.action == LedgerAction.REDACTED,
             )
-        ).tuples()
-    )
+        )
+    }
     schedules = []
     for row in rows:
         items = []
