@@ -175,7 +175,8 @@ def test_a_lifted_hold_no_longer_counts(app: Flask, clock: Clock) -> None:
         )
         session.flush()
         schedule = case_schedule(session, retention_policy(), workflow(), case.id, date(2030, 1, 1))
-        assert schedule is not None and schedule.destruction is not None
+        assert schedule is not None
+        assert schedule.destruction is not None
         assert schedule.destruction.is_due(date(2030, 1, 1))
 
 
