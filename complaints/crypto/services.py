@@ -23,6 +23,7 @@ from complaints.crypto.keystore import (
     KekStatus,
     KeyStore,
     LocalKeyStore,
+    UnknownKey,
     WrappedKey,
 )
 from complaints.crypto.models import KeySlot, KeySlotKind
@@ -155,7 +156,12 @@ def rewrap_batch(session: Session, keys: KeyStore, now: datetime, batch_size: in
 
 
 def rewrap_cases(
-    session: Session, keys: KeyStore, targets: Mapping[uuid.UUID, str | None], now: datetime
+    session: Session,
+    keys: KeyStore,
+    targets: Mapping[uuid.UUID, str | None],
+    now: datetime,
+    *,
+    skip_destroyed: bool = False,
 ) -> int:
     """Rewrap the KEK slots of the given cases under the key named for each (None: the active
     KEK). Slots already there are left alone; returns how many were rewrapped."""
@@ -175,7 +181,14 @@ def rewrap_cases(
         if slot.key_id == wanted:
             continue
         context = _slot_context(slot.case_id)
-        dek = keys.unwrap(WrappedKey(slot.key_id, slot.wrapped_key), context)
+        try:
+            dek = keys.unwrap(WrappedKey(slot.key_id, slot.wrapped_key), context)
+        except UnknownKey:
+            # Under an epoch key destroyed already (a case restored from a backup, say): its
+            # content is gone for good; the sweep removes the rows when they fall due.
+            if not skip_destroyed:
+                raise
+            continue
         wrapped = keys.wrap(dek, context, key_id=targets[slot.case_id])
         updates.append(
             {

@@ -55,7 +55,7 @@ def place_in_epochs(
         if month not in epoch_ids:
             epoch_ids[month] = keys.epoch_kek(month, now)
         targets[schedule.case_id] = epoch_ids[month]
-    return rewrap_cases(session, keys, targets, now)
+    return rewrap_cases(session, keys, targets, now, skip_destroyed=True)
 
 
 def destroy_swept_epochs(

@@ -418,3 +418,20 @@ def test_rotation_leaves_slots_under_epoch_keys_alone(app: Flask, clock: Clock) 
         assert rewrap_cases(session, keystore(), {cases[0].id: None}, clock()) == 1
         assert _slots(session)[0][1] == keystore().active_kek_id()
         assert _open_description(session, clock, cases[0].id, reader) == cases[0].description
+
+
+def test_a_slot_under_a_destroyed_epoch_key_is_skipped_not_fatal(app: Flask, clock: Clock) -> None:
+    """A case restored from a backup whose month has been swept cannot be read any more; moving
+    the other cases must go on."""
+    _, cases = _make_cases(app, clock, 2)
+    with app_session(app) as session:
+        keys = keystore()
+        epoch = keys.epoch_kek("2029-01", clock())
+        rewrap_cases(session, keys, {cases[0].id: epoch}, clock())
+        keys.destroy_kek(epoch, clock())
+        later = keys.epoch_kek("2029-02", clock())
+        targets = {case.id: later for case in cases}
+        with pytest.raises(UnknownKey):
+            rewrap_cases(session, keys, targets, clock())
+        assert rewrap_cases(session, keys, targets, clock(), skip_destroyed=True) == 1
+        assert {key_id for _, key_id, _ in _slots(session)} == {epoch, later}
