@@ -9,13 +9,14 @@ PORT ?= 5000
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-sqlite test-postgresql lint format translations extract-messages \
-        install install-test browser-deps clean
+        install install-test browser-deps bench clean
 
 help:
 	@echo "make run    - install, migrate, create a development key store, seed the demo"
 	@echo "              organisation and serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install test needs, lint, and run the suite on SQLite and PostgreSQL"
 	@echo "make lint   - ruff (lint + format check) and mypy"
+	@echo "make bench  - benchmarks against the loopback PostgreSQL (bench/README.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,10 @@ test-sqlite: install-test translations
 
 test-postgresql: install-test translations
 	$(BIN)/pytest --db postgresql
+
+# Benchmarks print numbers; they need the loopback PostgreSQL (see bench/README.md).
+bench: install
+	$(BIN)/python bench/retention_sweep.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

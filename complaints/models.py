@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from complaints.accounts.models import Account, RoleAssignment, StaffSession
-from complaints.audit.models import AuditEvent
+from complaints.audit.models import AuditCheckpoint, AuditEvent
 from complaints.cases.models import (
     Attachment,
     Case,
@@ -21,7 +21,6 @@ from complaints.followup.models import ComplainantSession
 from complaints.intake.models import DraftAttachment, IntakeDraft
 from complaints.notify.models import Notification
 from complaints.retention.models import (
-    AuditCheckpoint,
     LedgerEntry,
     RetentionExtension,
     RetentionHold,

@@ -11,7 +11,7 @@ import getpass
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.audit.models import ActorKind, AuditEvent, AuditOutcome
+from complaints.audit.models import ActorKind, AuditCheckpoint, AuditEvent, AuditOutcome
 from complaints.crypto.keystore import KeyStore, SecretPurpose
 
 GENESIS_HASH = "0" * 64
+# The event retention records before it deletes the oldest events; its details name the
+# checkpoint (through_seq, hash) where the chain then starts.
+PRUNED_ACTION = "retention.audit_pruned"
 # Any constant will do; it names the one advisory lock that serialises chain appends.
 _CHAIN_LOCK_ID = 0x636F6D706C61696E  # "complain"
 _ALLOWED_DETAIL_TYPES = (str, int, bool, type(None))
@@ -103,12 +106,71 @@ def record_event(
     return event
 
 
-def verify_chain(session: Session, keys: KeyStore, *, batch_size: int = 2000) -> ChainReport:
-    """Walk the chain in order and name the first event that is missing, moved or altered."""
+@dataclass(frozen=True)
+class NewEvent:
+    """One event for :func:`record_events`."""
+
+    action: str
+    object_type: str | None = None
+    object_id: str | int | None = None
+    details: Mapping[str, Any] | None = None
+    outcome: AuditOutcome = AuditOutcome.SUCCESS
+
+
+def record_events(
+    session: Session, keys: KeyStore, *, actor: Actor, now: datetime, events: Sequence[NewEvent]
+) -> None:
+    """Append several events in this order with one lock and one insert, in the caller's
+    transaction: for batch work (the retention sweep) that would otherwise append one by one."""
+    if not events:
+        return
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given; use an aware UTC datetime")
     key = keys.secret(SecretPurpose.AUDIT_CHAIN)
+    checked = [_checked_details(new.details or {}) for new in events]
+    _lock_chain(session)
+    head = session.execute(
+        sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    rows = []
+    for new, details in zip(events, checked, strict=True):
+        seq += 1
+        event = _EventFields(
+            seq=seq,
+            occurred_at=now,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            action=new.action,
+            outcome=new.outcome,
+            object_type=new.object_type,
+            object_id=None if new.object_id is None else str(new.object_id),
+            details=details,
+            prev_hash=prev_hash,
+        )
+        prev_hash = _event_hash(key, event)
+        rows.append({**vars(event), "hash": prev_hash})
+    session.execute(sa.insert(AuditEvent), rows)
+
+
+def verify_chain(session: Session, keys: KeyStore, *, batch_size: int = 2000) -> ChainReport:
+    """Walk the chain in order and name the first event that is missing, moved or altered.
+
+    After retention deleted the oldest events, the chain starts at the latest checkpoint: the
+    first event must follow it, and the checkpoint must be the one the last pruning event (an
+    event of the chain itself) names, so deleting more events, or moving the checkpoint, is
+    found as well."""
+    key = keys.secret(SecretPurpose.AUDIT_CHAIN)
+    checkpoint = session.execute(
+        sa.select(AuditCheckpoint.through_seq, AuditCheckpoint.hash)
+        .order_by(AuditCheckpoint.through_seq.desc())
+        .limit(1)
+    ).first()
+    start = (checkpoint.through_seq, checkpoint.hash) if checkpoint else (0, GENESIS_HASH)
     checked = 0
     first_seq: int | None = None
     previous: AuditEvent | None = None
+    pruned: AuditEvent | None = None
     last_seq = 0
     while True:
         # populate_existing: check what the database holds, not the copies this session
@@ -123,22 +185,41 @@ def verify_chain(session: Session, keys: KeyStore, *, batch_size: int = 2000) ->
         if not events:
             break
         for event in events:
-            problem = _check_link(key, previous, event)
+            problem = _check_link(key, previous, event, start)
             if problem:
                 return ChainReport(checked, first_seq, event.seq, event.seq, problem)
             if first_seq is None:
                 first_seq = event.seq
+            if event.action == PRUNED_ACTION:
+                pruned = event
             previous = event
             checked += 1
         # No expunge_all(): the session is the caller's. The identity map holds only weak
         # references, so checked events are freed once this loop drops them.
         last_seq = events[-1].seq
+    if checkpoint is not None and first_seq is not None:
+        named = (pruned.details.get("through_seq"), pruned.details.get("hash")) if pruned else None
+        if named != start:
+            return ChainReport(
+                checked,
+                first_seq,
+                previous.seq if previous else None,
+                first_seq,
+                "the chain starts at a checkpoint that no pruning in the chain recorded",
+            )
     return ChainReport(checked, first_seq, previous.seq if previous else None)
 
 
-def _check_link(key: bytes, previous: AuditEvent | None, event: AuditEvent) -> str | None:
+def _check_link(
+    key: bytes, previous: AuditEvent | None, event: AuditEvent, start: tuple[int, str]
+) -> str | None:
     if previous is None:
-        if event.seq == 1 and event.prev_hash != GENESIS_HASH:
+        through_seq, start_hash = start
+        if event.seq <= through_seq:
+            return f"it should have gone with the events up to the checkpoint (seq {through_seq})"
+        if event.seq != through_seq + 1:
+            return f"events {through_seq + 1}..{event.seq - 1} are missing"
+        if event.prev_hash != start_hash:
             return "the first event does not start the chain"
     elif event.seq != previous.seq + 1:
         return f"events {previous.seq + 1}..{event.seq - 1} are missing"
@@ -149,7 +230,23 @@ def _check_link(key: bytes, previous: AuditEvent | None, event: AuditEvent) -> s
     return None
 
 
-def _event_hash(key: bytes, event: AuditEvent) -> str:
+@dataclass(frozen=True)
+class _EventFields:
+    """An event's hashed fields, for appending many without building ORM objects."""
+
+    seq: int
+    occurred_at: datetime
+    actor_kind: ActorKind
+    actor_id: str | None
+    action: str
+    outcome: AuditOutcome
+    object_type: str | None
+    object_id: str | None
+    details: dict[str, Any]
+    prev_hash: str
+
+
+def _event_hash(key: bytes, event: AuditEvent | _EventFields) -> str:
     canonical = json.dumps(
         [
             event.seq,

@@ -94,18 +94,3 @@ class LedgerEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(20))
     # {"attachments": 2, "messages": 5, ...}: kinds of records and how many.
     records: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-
-
-class AuditCheckpoint(Base):
-    """Where the audit chain starts after its oldest events were destroyed by retention.
-
-    The first remaining event must follow ``hash``; so deleting more events from the start, or
-    any other change, is still found by the chain's verification.
-    """
-
-    __tablename__ = "audit_checkpoints"
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    through_seq: Mapped[int] = mapped_column(sa.BigInteger)
-    hash: Mapped[str] = mapped_column(sa.String(64))
-    created_at: Mapped[datetime]
