@@ -29,6 +29,8 @@ from complaints.logs import configure_logging, get_logger
 from complaints.notify import cli as notify_cli
 from complaints.notify.mailer import Mailer
 from complaints.referral import views as referral_views
+from complaints.retention import cli as retention_cli
+from complaints.retention import views as privacy_views
 from complaints.retention.policy import load_retention
 from complaints.settings import ConfigurationError, Settings, development_secret_key, load_settings
 from complaints.web import errors, i18n, lifecycle, security, templating
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     app.register_blueprint(committee_views.bp)
     app.register_blueprint(referral_views.bp)
     app.register_blueprint(handover_views.bp)
+    app.register_blueprint(privacy_views.bp)
 
     for group in (
         migrate.group,
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
         demo_cli.group,
         notify_cli.group,
         deadlines_cli.group,
+        retention_cli.group,
     ):
         app.cli.add_command(group)
     return app

@@ -173,12 +173,22 @@ EXPECTATIONS: dict[str, Expectation] = {
     "handover.overview": RolePage(Role.ADMIN),
     "handover.handler": RolePage(Role.ADMIN),
     "referral.proxy_report": RolePage(Role.CONFIDANT),
+    # The privacy officer's pages: references, rules, dates and counts, never a case.
+    "privacy.plan_page": RolePage(Role.PRIVACY_OFFICER),
+    "privacy.plan_csv": RolePage(Role.PRIVACY_OFFICER),
+    "privacy.ledger": RolePage(Role.PRIVACY_OFFICER),
+    "privacy.ledger_csv": RolePage(Role.PRIVACY_OFFICER),
+    "privacy.register": RolePage(Role.PRIVACY_OFFICER),
+    "privacy.register_csv": RolePage(Role.PRIVACY_OFFICER),
+    "privacy.holds": RolePage(Role.PRIVACY_OFFICER),
+    "privacy.lift": RolePage(Role.PRIVACY_OFFICER),
     # Case pages.
     "casework.case_page": ANY_GRANT,
     "casework.attachment": ANY_GRANT,
     "casework.reply": ANY_GRANT,
     "casework.note": ANY_GRANT,
     "casework.take_step": ANY_GRANT,
+    "casework.extend_retention": ANY_GRANT,
     "committee.page": COMMITTEE,
     "committee.download_letter": COMMITTEE,
     "committee.assign": COMMITTEE,
@@ -212,6 +222,7 @@ FORM_PREFIXES = (
     "not_admissible",
     "extension",
     "decision_letter",
+    "retention",
 )
 
 # The principals ---------------------------------------------------------------------------

@@ -58,6 +58,15 @@ from complaints.casework.services import (
 from complaints.clock import now
 from complaints.committee import services as committee_services
 from complaints.crypto.services import indexer, keystore
+from complaints.retention.forms import EXTEND_PREFIX, ExtendForm
+from complaints.retention.holds import (
+    RetentionRefused,
+    extend_case,
+    refusal_message,
+    retention_panel,
+)
+from complaints.retention.policy import retention_policy
+from complaints.retention.register import period_text
 from complaints.web.errors import render_error
 from complaints.web.i18n import _
 from complaints.web.uploads import size_text
@@ -343,6 +352,7 @@ def render_case(
     *,
     reply_form: ReplyForm | None = None,
     note_form: NoteForm | None = None,
+    extend_form: ExtendForm | None = None,
     posted: Posted | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
@@ -404,6 +414,13 @@ def render_case(
         step_unavailable=_unavailable_message(posted, steps),
         reply_form=reply_form or ReplyForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
+        retention=None
+        if file.is_open
+        else retention_panel(
+            db.session(), retention_policy(), workflow(), case.id, local_date(now())
+        ),
+        extend_form=extend_form or ExtendForm(formdata=None, prefix=EXTEND_PREFIX),
+        retention_period=period_text,
         statuses=DeadlineStatus,
         authors=AuthorKind,
         file_size=size_text,
@@ -471,6 +488,46 @@ def note(case_id: uuid.UUID) -> Response | tuple[str, int]:
         return render_error(404)
     flash(_("The note has been saved. Only the handlers of this case can read it."), "success")
     return redirect(url_for("casework.case_page", case_id=case_id, _anchor="notities"), 303)
+
+
+@bp.post("/zaken/<uuid:case_id>/bewaartermijn")
+@login_required
+def extend_retention(case_id: uuid.UUID) -> Response | tuple[str, int]:
+    """A handler keeps a finished case longer, once, with a reason (retention.holds)."""
+    user = staff_user()
+    try:
+        case, _roles = authorised_case(
+            db.session(),
+            keystore(),
+            indexer(),
+            case_id=case_id,
+            person_id=user.person_id,
+            actor=_actor(),
+            now=now(),
+            action="retention.extended",
+        )
+    except CaseNotFound:
+        return render_error(404)
+    form = ExtendForm(prefix=EXTEND_PREFIX)
+    if not form.validate_on_submit():
+        return render_case(case_id, extend_form=form, status=400)
+    try:
+        extend_case(
+            db.session(),
+            keystore(),
+            retention_policy(),
+            workflow(),
+            case,
+            reason=form.reason.data or "",
+            person_id=user.person_id,
+            actor=_actor(),
+            now=now(),
+        )
+    except RetentionRefused as refused:
+        form.reason.errors = [*form.reason.errors, refusal_message(refused.reason)]
+        return render_case(case_id, extend_form=form, status=409)
+    flash(_("The case will be kept longer. The extension has been recorded."), "success")
+    return redirect(url_for("casework.case_page", case_id=case_id, _anchor="bewaartermijn"), 303)
 
 
 @bp.get("/zaken/<uuid:case_id>/bijlagen/<uuid:attachment_id>")

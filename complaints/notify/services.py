@@ -31,7 +31,9 @@ from complaints.settings import Settings, current_settings
 from complaints.web.i18n import _
 
 _PLAIN = (str, int, bool)
-KINDS = frozenset({"case_assigned", "case_message", "case_withdrawn", "deadline_reminder"})
+KINDS = frozenset(
+    {"case_assigned", "case_message", "case_withdrawn", "deadline_reminder", "retention_reminder"}
+)
 BACKOFF_LIMIT = timedelta(days=1)
 DELIVERY_BATCH = 200  # notifications per transaction and SMTP connection
 log = get_logger(__name__)
@@ -238,6 +240,8 @@ def _compose(kind: str, values: dict[str, Any]) -> tuple[str, str]:
         ]
     elif kind == "deadline_reminder":
         subject, paragraphs = _deadline_reminder(values, reference, login_url)
+    elif kind == "retention_reminder":
+        subject, paragraphs = _retention_reminder(values, reference, login_url)
     else:
         raise ValueError(f"unknown notification kind {kind!r}")
     paragraphs.append(_("This e-mail deliberately contains nothing about the report itself."))
@@ -272,6 +276,40 @@ def _deadline_reminder(
         )
     deal_with_it = _("Log in to deal with it:")
     return subject, [text, f"{deal_with_it}\n{login_url}"]
+
+
+def _retention_reminder(
+    values: dict[str, Any], reference: str, login_url: str
+) -> tuple[str, list[str]]:
+    """A case about to be destroyed or redacted by the retention policy: the rule and the day."""
+    locale = get_locale()
+    language = locale.language if locale is not None else "nl"
+    rule = values.get(f"rule_{language}") or values.get("rule_nl", "")
+    due_by = values["due_by"]
+    when = format_date(due_by, "long") if isinstance(due_by, date) else str(due_by)
+    if values.get("action") == "redact":
+        subject = _("Report %(reference)s will be partly erased", reference=reference)
+        text = _(
+            "Under the retention rule “%(rule)s”, parts of report %(reference)s will be erased "
+            "on %(date)s.",
+            rule=rule,
+            reference=reference,
+            date=when,
+        )
+    else:
+        subject = _("Report %(reference)s will be destroyed", reference=reference)
+        text = _(
+            "Under the retention rule “%(rule)s”, report %(reference)s will be destroyed on "
+            "%(date)s.",
+            rule=rule,
+            reference=reference,
+            date=when,
+        )
+    keep = _(
+        "If it must be kept longer, you can extend its retention once, with a reason, on the "
+        "case page. Log in to do so:"
+    )
+    return subject, [text, f"{keep}\n{login_url}"]
 
 
 def mailer() -> Mailer:
