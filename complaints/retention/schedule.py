@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from complaints.cases.models import Case, CaseEvent, Route
+from complaints.db import among_ids
 from complaints.retention.models import (
     LedgerAction,
     LedgerEntry,
@@ -158,13 +159,15 @@ def _schedules(
     decided = dict(
         session.execute(
             sa.select(CaseEvent.case_id, sa.func.max(CaseEvent.occurred_at))
-            .where(CaseEvent.case_id.in_(ids), CaseEvent.to_state == DECIDED_STATE)
+            .where(among_ids(session, CaseEvent.case_id, ids), CaseEvent.to_state == DECIDED_STATE)
             .group_by(CaseEvent.case_id)
         ).all()
     )
     extended = set(
         session.scalars(
-            sa.select(RetentionExtension.case_id).where(RetentionExtension.case_id.in_(ids))
+            sa.select(RetentionExtension.case_id).where(
+                among_ids(session, RetentionExtension.case_id, ids)
+            )
         )
     )
     holds: dict[uuid.UUID, Hold] = {}
@@ -177,7 +180,7 @@ def _schedules(
             RetentionHold.placed_at,
         )
         .where(
-            RetentionHold.case_id.in_(ids),
+            among_ids(session, RetentionHold.case_id, ids),
             RetentionHold.lifted_at.is_(None),
             sa.or_(RetentionHold.until.is_(None), RetentionHold.until >= as_of),
         )

@@ -20,7 +20,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from complaints.accounts.models import StaffSession
@@ -47,6 +46,7 @@ from complaints.cases.models import (
 )
 from complaints.crypto.keystore import KeyStore
 from complaints.crypto.models import KeySlot
+from complaints.db import among_ids
 from complaints.followup.models import ComplainantSession
 from complaints.intake.models import DraftAttachment, IntakeDraft
 from complaints.notify.models import Notification, NotificationStatus
@@ -259,14 +259,6 @@ def _table(model: Any) -> sa.Table:
     return cast(sa.Table, model.__table__)
 
 
-def _among(session: Session, column: sa.ColumnElement[Any], ids: list[uuid.UUID]) -> Any:
-    """``column IN ids``; on PostgreSQL one array parameter instead of one per id, so a
-    batch's statements are parsed once, not once per batch size."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Uuid())))
-    return column.in_(ids)
-
-
 def _delete_counted(
     session: Session,
     table: sa.Table,
@@ -278,7 +270,7 @@ def _delete_counted(
     """Delete the rows of ``table`` that belong to the cases, counting them per case."""
     key = table.c[case_column.key]
     deleted = session.execute(
-        sa.delete(table).where(_among(session, key, ids), *conditions).returning(key)
+        sa.delete(table).where(among_ids(session, key, ids), *conditions).returning(key)
     ).scalars()
     for case_id in deleted:
         counts[case_id][table.name] += 1
@@ -298,7 +290,7 @@ def _clear_counted(
     key = table.c[case_column.key]
     cleared = session.execute(
         sa.update(table)
-        .where(_among(session, key, ids), column.is_not(None))
+        .where(among_ids(session, key, ids), column.is_not(None))
         .values({column.name: None})
         .returning(key)
     ).scalars()
