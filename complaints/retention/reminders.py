@@ -8,20 +8,17 @@ Held cases are not reminded: their day is not known while the hold stands.
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.cases.models import CaseAccessGrant
-from complaints.directory.models import Person
 from complaints.notify.services import queue_notification
 from complaints.retention.models import RetentionReminder
 from complaints.retention.policy import RetentionPolicy
 from complaints.retention.schedule import DEFAULT_BATCH, Scheduled, iter_schedules
 from complaints.workflow.config import Workflow
+from complaints.workflow.reminders import active_handlers
 
 KIND = "retention_reminder"
 
@@ -51,7 +48,7 @@ def send_retention_reminders(
                 ).where(RetentionReminder.case_id.in_(case_ids))
             )
         }
-        handlers = _handlers(session, case_ids)
+        handlers = active_handlers(session, case_ids)
         for item in pending:
             recipients = handlers.get(item.case_id, [])
             # Nobody to tell (yet): try again on the next run, a handler may be added.
@@ -81,19 +78,3 @@ def send_retention_reminders(
 def _remind(item: Scheduled, as_of: date) -> bool:
     remind_on = item.remind_on()
     return item.hold is None and remind_on is not None and remind_on <= as_of < item.due_on
-
-
-def _handlers(session: Session, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
-    """The people with an active grant on each case (and an active directory entry)."""
-    found: dict[uuid.UUID, set[int]] = defaultdict(set)
-    for case_id, person_id in session.execute(
-        sa.select(CaseAccessGrant.case_id, CaseAccessGrant.person_id)
-        .join(Person, Person.id == CaseAccessGrant.person_id)
-        .where(
-            CaseAccessGrant.case_id.in_(case_ids),
-            CaseAccessGrant.revoked_at.is_(None),
-            Person.active.is_(True),
-        )
-    ):
-        found[case_id].add(person_id)
-    return {case_id: sorted(people) for case_id, people in found.items()}

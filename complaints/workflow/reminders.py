@@ -37,7 +37,7 @@ def send_reminders(
 ) -> ReminderReport:
     """Queue reminders for deadlines due from ``today`` to ``today + days`` and overdue ones."""
     rows = session.execute(_due_query(today, days)).all()
-    handlers = _handlers(session, {case.id for _deadline, case in rows})
+    handlers = active_handlers(session, {case.id for _deadline, case in rows})
     due_soon = overdue = emails = 0
     for deadline, case in rows:
         late = deadline.due_on < today
@@ -83,7 +83,7 @@ def _due_query(today: date, days: int) -> sa.Select[Deadline, Case]:
     )
 
 
-def _handlers(session: Session, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
+def active_handlers(session: Session, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
     """The people with an active grant on each case (and an active directory entry)."""
     if not case_ids:
         return {}
