@@ -26,12 +26,13 @@ from complaints.retention.models import (
     RetentionHold,
     RetentionReminder,
 )
-from complaints.stats.models import StatEvent
+from complaints.stats.models import ApiToken, StatEvent
 
 metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "ApiToken",
     "Attachment",
     "AuditCheckpoint",
     "AuditEvent",

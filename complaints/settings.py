@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # Cases the retention sweep handles per transaction: a killed sweep loses at most one batch
     # of work (never half a case), and memory stays flat however many cases there are.
     retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Statistics: counts from 1 to stats_min_cell - 1 are never shown (small-cell protection).
+    stats_min_cell: int = Field(default=5, ge=2, le=100)
 
     # Where taxonomy.toml, workflow.toml and retention.toml live.
     config_dir: Path = Path("config")

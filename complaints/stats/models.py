@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.db import Base
+from complaints.db import Base, BigIntId
 
 
 class StatEvent(Base):
@@ -29,3 +30,23 @@ class StatEvent(Base):
     days_taken: Mapped[int | None]
     deadline: Mapped[str | None] = mapped_column(sa.String(40))
     deadline_met: Mapped[bool | None]
+
+
+class ApiToken(Base):
+    """A bearer token with which an auditor's scripts read the statistics API (read-only).
+
+    Only a SHA-256 of the token is stored; the token itself is shown once, when it is made.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
