@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     retention_batch_size: int = Field(default=500, ge=1, le=10_000)
     # Statistics: counts from 1 to stats_min_cell - 1 are never shown (small-cell protection).
     stats_min_cell: int = Field(default=5, ge=2, le=100)
+    # How long computed statistics are used before the database is asked whether events were
+    # added (0: ask on every request). Figures may lag new events by at most this long.
+    stats_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
     # Where taxonomy.toml, workflow.toml and retention.toml live.
     config_dir: Path = Path("config")

@@ -171,6 +171,8 @@ def make_settings(
         "argon2_time_cost": 1,
         "log_format": "json",
         "config_dir": ROOT / "config",
+        # Statistics count a new event at once (tests/stats checks the lag separately).
+        "stats_cache_seconds": 0,
         **overrides,
     }
     return Settings(**values)

@@ -17,8 +17,9 @@ periods differ by a quarter's worth of cells. Filters are not offered: a table o
 organisation" is not a question this module answers. Grounds are multi-valued (one report can
 name several); their tables count mentions and have margins of their own.
 
-Stat events are only ever added, so the number of events for a kind and year tells whether a
-protected set computed earlier is still current; it is kept per worker and recomputed when not.
+Stat events are only ever added, so the number of events in a year tells whether figures
+computed earlier are still current; they are kept per worker and recomputed when not (asked at
+most every ``stats_cache_seconds``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from __future__ import annotations
 import json
 import statistics
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -39,7 +41,11 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 from sqlalchemy.orm import Session
 
+from complaints.clock import now
+from complaints.settings import current_settings
 from complaints.stats.models import StatEvent
+from complaints.stats.services import quarter_of
+from complaints.workflow.services import local_date
 
 KINDS = (
     "submitted",
@@ -137,6 +143,14 @@ def median_days(
         raise UnknownQuery(f"unknown kind {kind!r}")
     if by is not None and by not in _COLUMNS:
         raise UnknownQuery(f"cannot take medians by {by!r}")
+    return _cached(
+        session, year, ("median", kind, by, k), lambda: _median_days(session, kind, year, by, k)
+    )
+
+
+def _median_days(
+    session: Session, kind: str, year: int, by: str | None, k: int
+) -> dict[str, int | None]:
     column: Any = _COLUMNS[by] if by else sa.literal("")
     days: dict[str, list[int]] = defaultdict(list)
     for key, value in session.execute(
@@ -158,6 +172,12 @@ def deadline_shares(session: Session, *, year: int, by: str = "route", k: int) -
     shown only when neither it nor the number missed is a small count."""
     if by not in _COLUMNS:
         raise UnknownQuery(f"cannot count deadlines by {by!r}")
+    return _cached(
+        session, year, ("deadlines", by, k), lambda: _deadline_shares(session, year, by, k)
+    )
+
+
+def _deadline_shares(session: Session, year: int, by: str, k: int) -> dict[str, Share]:
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for key, was_met, number in session.execute(
         sa.select(_COLUMNS[by], StatEvent.deadline_met, sa.func.count())
@@ -179,27 +199,57 @@ def deadline_shares(session: Session, *, year: int, by: str = "route", k: int) -
 # The protected set ----------------------------------------------------------------------------
 
 _cache_lock = threading.Lock()
+_T = TypeVar("_T")
 
 
 def _system(session: Session, kind: str, year: int, k: int) -> _System:
-    quarters = _quarters(year)
-    events = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(StatEvent)
-        .where(StatEvent.kind == kind, StatEvent.quarter.in_(quarters))
+    return _cached(
+        session,
+        year,
+        ("system", kind, k),
+        lambda: _System(kind, year, k, _records(session, kind, _quarters(year))),
     )
-    key = (kind, year, k)
+
+
+def _cached(session: Session, year: int, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, kept per worker while the year's events are as they were."""
     cache: dict[Any, Any] = current_app.extensions.setdefault("complaints.stats_cache", {})
+    version = _version(session, cache, year)
     with _cache_lock:
-        cached = cache.get(key)
-    if cached is not None and cached[0] == events:
-        system: _System = cached[1]
-        return system
-    records = _records(session, kind, quarters)
-    system = _System(kind, year, k, records)
+        entry = cache.get((year, key))
+    if entry is not None and entry[0] == version:
+        value: _T = entry[1]
+        return value
+    value = compute()
     with _cache_lock:
-        cache[key] = (events, system)
-    return system
+        cache[(year, key)] = (version, value)
+    return value
+
+
+def _version(session: Session, cache: dict[Any, Any], year: int) -> Any:
+    """What tells the state of a year's stat events.
+
+    An event is counted in the quarter in which it happens and never changed or removed, so a
+    year that is over is settled, and in the current year only the current quarter grows: its
+    name and its number of events say it all. That number is asked at most every
+    ``stats_cache_seconds``; in between, figures may lag new events by that long."""
+    moment = now()
+    if year < local_date(moment).year:
+        return "settled"
+    with _cache_lock:
+        entry = cache.get(("version", year))
+    tick = time.monotonic()
+    if entry is not None and tick - entry[1] < current_settings().stats_cache_seconds:
+        return entry[0]
+    quarter = quarter_of(moment)
+    quarters = [quarter] if quarter.startswith(f"{year}-") else _quarters(year)
+    events = session.scalar(
+        sa.select(sa.func.count()).select_from(StatEvent).where(StatEvent.quarter.in_(quarters))
+    )
+    version = (quarter, events)
+    with _cache_lock:
+        cache[("version", year)] = (version, tick)
+    return version
 
 
 def _quarters(year: int) -> list[str]:
@@ -224,6 +274,9 @@ class _Record:
 def _records(session: Session, kind: str, quarters: list[str]) -> list[_Record]:
     grounds_text = sa.cast(StatEvent.grounds, sa.String)
     columns = [_COLUMNS[d] for d in _PLAIN]
+    if session.get_bind().dialect.name == "postgresql":
+        # A year's events of one kind sort in memory (~100,000 rows: 5x faster than on disk).
+        session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     rows = session.execute(
         sa.select(*columns, grounds_text, sa.func.count())
         .where(StatEvent.kind == kind, StatEvent.quarter.in_(quarters))
@@ -252,34 +305,36 @@ class _System:
         self.values: dict[CellId, int] = defaultdict(int)
         self.keys: dict[str, set[str]] = defaultdict(set)
         self.pairs = list(combinations(DIMENSIONS, 2))
-        for record in records:
-            self._add(record)
+        self._add_all(records)
         self.keys["quarter"].update(QUARTERS)
         self.suppressed = _protect(self.values, self._lines(), self._tables(), k)
 
     # Counting ---------------------------------------------------------------------------------
 
-    def _add(self, record: _Record) -> None:
-        keys, count = record.keys, record.count
-        for dimension, key in keys.items():
-            self.keys[dimension].add(key)
-        self.keys["grounds"].update(record.grounds)
-        self.values[("t",)] += count
-        for dimension in _PLAIN:
-            self.values[("m", dimension, keys[dimension])] += count
-        for a, b in self.pairs:
-            if "grounds" in (a, b):
-                continue
-            self.values[("c", a, b, keys[a], keys[b])] += count
-        # Grounds: mentions, with margins of their own ("g").
-        for ground in record.grounds:
-            self.values[("gt",)] += count
-            self.values[("gm", "grounds", ground)] += count
-            for dimension in _PLAIN:
-                self.values[("gm", dimension, keys[dimension])] += count
-                a, b = sorted(("grounds", dimension), key=DIMENSIONS.index)
-                pair = (ground, keys[dimension]) if a == "grounds" else (keys[dimension], ground)
-                self.values[("c", a, b, *pair)] += count
+    def _add_all(self, records: list[_Record]) -> None:
+        values, seen = self.values, self.keys
+        plain_pairs = [(a, b) for a, b in self.pairs if "grounds" not in (a, b)]
+        # Each (grounds, d) table is stored in the canonical order of its two dimensions.
+        grounds_first = {d: DIMENSIONS.index("grounds") < DIMENSIONS.index(d) for d in _PLAIN}
+        for record in records:
+            keys, count = record.keys, record.count
+            values[("t",)] += count
+            for dimension, key in keys.items():
+                seen[dimension].add(key)
+                values[("m", dimension, key)] += count
+            for a, b in plain_pairs:
+                values[("c", a, b, keys[a], keys[b])] += count
+            # Grounds: mentions, with margins of their own ("gm", "gt").
+            for ground in record.grounds:
+                seen["grounds"].add(ground)
+                values[("gt",)] += count
+                values[("gm", "grounds", ground)] += count
+                for dimension, key in keys.items():
+                    values[("gm", dimension, key)] += count
+                    if grounds_first[dimension]:
+                        values[("c", "grounds", dimension, ground, key)] += count
+                    else:
+                        values[("c", dimension, "grounds", key, ground)] += count
 
     def _margin(self, dimension: str, key: str, mentions: bool) -> CellId:
         return ("gm" if mentions else "m", dimension, key)

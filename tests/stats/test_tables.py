@@ -107,3 +107,15 @@ def test_deadline_shares_hide_small_numbers(app: Flask) -> None:
         assert shares["confidant"].met is None, "2 missed: the number met would tell"
         assert shares["manager"].share is None
         assert available_years(session) == [2026]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"stats_cache_seconds": 60}])
+def test_figures_may_lag_new_events_by_the_cache_time(app: Flask) -> None:
+    with app_session(app) as session:
+        _events(session, 10)
+        first = protected_table(session, kind="submitted", year=2026, rows="route", k=5)
+        _events(session, 1)
+        kept = protected_table(session, kind="submitted", year=2026, rows="route", k=5)
+        assert (first.total, kept.total) == (10, 10)
+        app.extensions["complaints.stats_cache"].clear()  # as if the minute had passed
+        assert protected_table(session, kind="submitted", year=2026, rows="route", k=5).total == 11
