@@ -80,6 +80,7 @@ test-postgresql: install-test translations
 # Benchmarks print numbers; they need the loopback PostgreSQL (see bench/README.md).
 bench: install
 	$(BIN)/python bench/retention_sweep.py
+	$(BIN)/python bench/stats_dashboard.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
