@@ -454,15 +454,39 @@ def _protect(
             return suppressed
         added = False
         for cell in determined:
-            for line in lines_of[cell]:
-                extra = _smallest(line, values, suppressed)
-                if extra is not None:
-                    suppressed.add(extra)
-                    added = True
-                    break
-        if not added:  # nothing left to hide beside them: hide everything
+            extra = _nearest_candidate(cell, lines_of, values, suppressed)
+            if extra is not None:
+                suppressed.add(extra)
+                added = True
+        if not added:  # nothing left to hide anywhere near them: hide everything
             suppressed.update(cell for cell, value in values.items() if value > 0)
             return suppressed
+
+
+def _nearest_candidate(
+    cell: CellId,
+    lines_of: Mapping[CellId, list[list[CellId]]],
+    values: Mapping[CellId, int],
+    suppressed: set[CellId],
+) -> CellId | None:
+    """The smallest cell to hide next to a cell that can still be worked out: in its own lines
+    if any can be hidden there, else in the lines of the suppressed cells it is linked to,
+    nearest first (its value follows from theirs, so one more unknown among them frees it)."""
+    seen = {cell}
+    frontier = [cell]
+    while frontier:
+        lines = [line for current in frontier for line in lines_of[current]]
+        extra = _smallest((c for line in lines for c in line), values, suppressed)
+        if extra is not None:
+            return extra
+        following = []
+        for line in lines:
+            for other in line:
+                if other in suppressed and other not in seen:
+                    seen.add(other)
+                    following.append(other)
+        frontier = following
+    return None
 
 
 def _quick_rules(
