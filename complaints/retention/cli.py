@@ -23,6 +23,7 @@ from complaints.retention.policy import retention_policy
 from complaints.retention.reminders import send_retention_reminders
 from complaints.retention.sweep import DEFAULT_PLAN_DAYS, SweepReport, apply, plan
 from complaints.settings import current_settings
+from complaints.web.csvexport import csv_cell
 from complaints.workflow.config import workflow
 from complaints.workflow.services import local_date
 
@@ -37,8 +38,6 @@ _AS_OF = click.option(
 )
 # Names the PostgreSQL advisory lock that keeps two sweeps from running at once.
 _SWEEP_LOCK_ID = 0x72657465  # "rete"
-# Spreadsheets run a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _day(as_of: datetime | None) -> date:
@@ -79,7 +78,7 @@ def plan_command(as_of: datetime | None, days: int, as_csv: bool) -> None:
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows([_cell(value) for value in row] for row in rows)
+        writer.writerows([csv_cell(value) for value in row] for row in rows)
         return
     click.echo(
         f"as of {today.isoformat()}: {len(rows)} action(s) due by "
@@ -203,7 +202,3 @@ def _print_report(report: SweepReport) -> None:
         click.echo(f"  {kind}: {count}")
     if report.epoch_keys_destroyed:
         click.echo(f"epoch keys destroyed: {', '.join(report.epoch_keys_destroyed)}")
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -7,9 +7,7 @@ rules and counts; the register is the policy file itself.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +21,6 @@ from complaints.workflow.config import Period
 
 LEDGER_PAGE_SIZE = 50
 MAX_HORIZON_DAYS = 3660
-# A spreadsheet takes a cell that starts with one of these for a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # The ledger ------------------------------------------------------------------------------------
@@ -118,21 +114,3 @@ def period_text(period: Period | None) -> str:
     if len(parts) == 1:
         return parts[0]
     return _("%(first)s and %(last)s", first=", ".join(parts[:-1]), last=parts[-1])
-
-
-# CSV -------------------------------------------------------------------------------------------
-
-
-def csv_cell(value: object) -> str:
-    """A value as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A CSV file (RFC 4180 line ends) with every cell made formula-safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([csv_cell(h) for h in header])
-    writer.writerows([csv_cell(v) for v in row] for row in rows)
-    return buffer.getvalue()

@@ -8,7 +8,7 @@ case pages keep refusing anyone without a grant).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,7 +34,6 @@ from complaints.retention.holds import (
 )
 from complaints.retention.policy import Action, CountsFrom, RetentionPolicy, Rule, retention_policy
 from complaints.retention.register import (
-    csv_text,
     iter_ledger,
     ledger_page,
     period_text,
@@ -42,6 +41,7 @@ from complaints.retention.register import (
     records_text,
 )
 from complaints.retention.sweep import DEFAULT_PLAN_DAYS, PlanEntry, plan
+from complaints.web.csvexport import csv_response
 from complaints.web.i18n import _, current_language
 from complaints.workflow.config import workflow
 from complaints.workflow.services import local_date
@@ -164,7 +164,9 @@ def plan_csv() -> Response:
         _("Held"),
         _("Held until"),
     ]
-    return _csv(f"bewaarplan-{today.isoformat()}.csv", header, (_plan_cells(r) for r in rows))
+    return csv_response(
+        f"bewaarplan-{today.isoformat()}.csv", header, (_plan_cells(r) for r in rows)
+    )
 
 
 def _plan_cells(row: PlanEntry) -> list[object]:
@@ -217,7 +219,7 @@ def ledger_csv() -> Response:
         ]
         for entry in iter_ledger(db.session())
     )
-    return _csv(f"vernietigingslogboek-{_today().isoformat()}.csv", header, rows)
+    return csv_response(f"vernietigingslogboek-{_today().isoformat()}.csv", header, rows)
 
 
 @bp.get("/privacy/register")
@@ -257,7 +259,9 @@ def register_csv() -> Response:
         _("Reminder before"),
         _("Extension"),
     ]
-    return _csv(f"verwerkingsregister-{_today().isoformat()}.csv", header, _register_rows(policy))
+    return csv_response(
+        f"verwerkingsregister-{_today().isoformat()}.csv", header, _register_rows(policy)
+    )
 
 
 def _register_rows(policy: RetentionPolicy) -> Iterable[list[object]]:
@@ -370,11 +374,3 @@ def _holds_page(form: HoldForm, status: int) -> tuple[str, int]:
         **_helpers(),
     )
     return page, status
-
-
-def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Response:
-    response = Response(csv_text(header, rows), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response

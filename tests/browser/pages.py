@@ -29,7 +29,9 @@ FIND_OVERFLOW = r"""() => {
     }
     const boxes = [];
     for (const el of document.body.querySelectorAll("*")) {
-        if (el.closest(".skip-link, .visually-hidden, input, textarea, select")) continue;
+        // Inside an SVG, drawing scales with the viewBox and does not flow; Chromium reports
+        // end-anchored text (a chart's axis labels) as overflowing. The <svg> box is checked.
+        if (el.closest(".skip-link, .visually-hidden, input, textarea, select, svg *")) continue;
         const style = getComputedStyle(el);
         if (style.display.startsWith("inline") || style.display === "none") continue;
         if (style.overflowX === "auto" || style.overflowX === "scroll") continue;

@@ -14,14 +14,13 @@ from flask_babel import force_locale
 from complaints.retention.models import LedgerEntry
 from complaints.retention.policy import Category
 from complaints.retention.register import (
-    csv_cell,
-    csv_text,
     iter_ledger,
     ledger_page,
     period_text,
     processing_register,
     records_text,
 )
+from complaints.web.csvexport import csv_cell, csv_text
 from complaints.workflow.config import Period
 from tests.conftest import app_session
 
