@@ -33,6 +33,9 @@ from complaints.retention import cli as retention_cli
 from complaints.retention import views as privacy_views
 from complaints.retention.policy import load_retention
 from complaints.settings import ConfigurationError, Settings, development_secret_key, load_settings
+from complaints.stats import api as stats_api
+from complaints.stats import reports as stats_reports
+from complaints.stats import views as stats_views
 from complaints.web import errors, i18n, lifecycle, security, templating
 from complaints.web import views as web_views
 from complaints.web.limits import limiter
@@ -111,6 +114,9 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     app.register_blueprint(referral_views.bp)
     app.register_blueprint(handover_views.bp)
     app.register_blueprint(privacy_views.bp)
+    app.register_blueprint(stats_views.bp)
+    app.register_blueprint(stats_api.bp)
+    app.register_blueprint(stats_reports.bp)
 
     for group in (
         migrate.group,

@@ -122,7 +122,13 @@ class OwnReport:
     """A logged-in employee opens a report they filed under their own name; anything else 404."""
 
 
-Expectation = Public | SignedIn | Inbox | RolePage | CasePage | OwnReport
+@dataclass(frozen=True)
+class BearerToken:
+    """The statistics API: only an API token opens it (tested in tests/stats/test_api.py); a
+    session cookie does not, so every principal here gets a JSON 401."""
+
+
+Expectation = Public | SignedIn | Inbox | RolePage | CasePage | OwnReport | BearerToken
 
 ANY_GRANT = CasePage(frozenset(GrantRole))
 COMMITTEE = CasePage(
@@ -182,6 +188,20 @@ EXPECTATIONS: dict[str, Expectation] = {
     "privacy.register_csv": RolePage(Role.PRIVACY_OFFICER),
     "privacy.holds": RolePage(Role.PRIVACY_OFFICER),
     "privacy.lift": RolePage(Role.PRIVACY_OFFICER),
+    # The auditor's statistics: protected counts, never a case.
+    "stats.dashboard": RolePage(Role.AUDITOR),
+    "stats.table_csv": RolePage(Role.AUDITOR),
+    "stats_reports.reports": RolePage(Role.AUDITOR),
+    "stats_reports.confidants": RolePage(Role.AUDITOR),
+    "stats_reports.confidants_pdf": RolePage(Role.AUDITOR),
+    "stats_reports.committee": RolePage(Role.AUDITOR),
+    "stats_reports.committee_pdf": RolePage(Role.AUDITOR),
+    "stats_reports.api_tokens": RolePage(Role.AUDITOR),
+    "stats_reports.revoke_api_token": RolePage(Role.AUDITOR),
+    # The statistics API and its description.
+    "stats_api.table": BearerToken(),
+    "stats_api.years": BearerToken(),
+    "stats_api.openapi": Public(),
     # Case pages.
     "casework.case_page": ANY_GRANT,
     "casework.attachment": ANY_GRANT,
@@ -645,7 +665,7 @@ class Findings:
     def no_content(self, rule: Rule, url: str, response: TestResponse, allowed: set[str]) -> None:
         """No marker of a case outside ``allowed`` in the answer; for refusals no reference
         either, so that a case id does not even reveal its case's reference."""
-        body = response.get_data(as_text=True)
+        body = response.get_data().decode("utf-8", errors="replace")  # a PDF is not UTF-8
         for filed in self.world.cases:
             if filed.key in allowed:
                 continue
@@ -715,7 +735,7 @@ def test_every_endpoint_has_an_expectation(world: World) -> None:
             assert "case_id" in rule.arguments, rule.endpoint
             case_values(world, rule, world.cases[0])
         elif isinstance(EXPECTATIONS[rule.endpoint], RolePage):
-            assert set(rule.arguments) <= {"person_id"}, rule.endpoint
+            assert set(rule.arguments) <= {"person_id", "year"}, rule.endpoint
         else:
             assert not rule.arguments, rule.endpoint
 
@@ -845,6 +865,8 @@ def test_other_pages(world: World, key: str) -> None:
         values: dict[str, object] = {}
         if "person_id" in rule.arguments:  # the handover plan of the BZK confidant
             values["person_id"] = world.person_ids["confidant"]
+        if "year" in rule.arguments:  # the annual reports: the cases were filed this year
+            values["year"] = START.year
         url = url_for_rule(world, rule, values)
         # The complainant reads their own reports in the mailbox and under their account.
         may_read = {c.key for c in world.cases} if key == "complainant" else set()
@@ -855,6 +877,12 @@ def test_other_pages(world: World, key: str) -> None:
                     findings.expect("GET", rule, url, "", "no refusal", str(response.status_code))
                 findings.no_content(rule, url, response, may_read)
             continue  # public forms are tested in their own packages
+        if isinstance(page, BearerToken):
+            response = client.get(url)
+            got = f"{response.status_code} {response.content_type}"
+            findings.expect("GET", rule, url, "", "401 application/json", got)
+            findings.no_content(rule, url, response, set())
+            continue
         if isinstance(page, SignedIn):
             if "GET" in methods:
                 response = client.get(url)
