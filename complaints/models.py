@@ -26,7 +26,7 @@ from complaints.retention.models import (
     RetentionHold,
     RetentionReminder,
 )
-from complaints.stats.models import ApiToken, StatEvent
+from complaints.stats.models import ApiToken, StatEvent, StatSnapshot
 
 metadata = Base.metadata
 
@@ -57,5 +57,6 @@ __all__ = [
     "RoleAssignment",
     "StaffSession",
     "StatEvent",
+    "StatSnapshot",
     "metadata",
 ]

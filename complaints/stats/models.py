@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,3 +51,24 @@ class ApiToken(Base):
     expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class StatSnapshot(Base):
+    """The protected tables of one kind and one year that is over, kept once computed.
+
+    A year that is over no longer changes, so its protected set is computed once and read back
+    by every worker instead of being protected again. ``algorithm`` names the protection's
+    version: a change to the protection leaves older snapshots unused.
+    """
+
+    __tablename__ = "stat_snapshots"
+    __table_args__ = (sa.UniqueConstraint("kind", "year", "k", "algorithm"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    year: Mapped[int]
+    k: Mapped[int]
+    algorithm: Mapped[int]
+    # {"values": [[cell id, count], ...], "suppressed": [cell id, ...], "keys": {dim: [...]}}
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime]

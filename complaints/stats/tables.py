@@ -39,11 +39,12 @@ import sqlalchemy as sa
 from flask import current_app
 from scipy.linalg import null_space
 from scipy.optimize import linprog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from complaints.clock import now
 from complaints.settings import current_settings
-from complaints.stats.models import StatEvent
+from complaints.stats.models import StatEvent, StatSnapshot
 from complaints.stats.services import quarter_of
 from complaints.workflow.services import local_date
 
@@ -59,6 +60,8 @@ KINDS = (
 # Dimensions in their canonical order; a table (A, B) is stored with A before B in this order.
 DIMENSIONS = ("category", "grounds", "route", "organisation", "outcome", "disclosure", "quarter")
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
+# The version of the protection below; snapshots made by another version are not used.
+ALGORITHM = 1
 _PLAIN = tuple(d for d in DIMENSIONS if d != "grounds")
 _COLUMNS = {
     "category": StatEvent.category,
@@ -203,12 +206,49 @@ _T = TypeVar("_T")
 
 
 def _system(session: Session, kind: str, year: int, k: int) -> _System:
-    return _cached(
-        session,
-        year,
-        ("system", kind, k),
-        lambda: _System(kind, year, k, _records(session, kind, _quarters(year))),
+    def compute() -> _System:
+        settled = year < local_date(now()).year
+        if settled:
+            stored = _load_snapshot(session, kind, year, k)
+            if stored is not None:
+                return stored
+        system = _System(kind, year, k, _records(session, kind, _quarters(year)))
+        if settled:
+            _store_snapshot(session, system)
+        return system
+
+    return _cached(session, year, ("system", kind, k), compute)
+
+
+def _load_snapshot(session: Session, kind: str, year: int, k: int) -> _System | None:
+    payload = session.scalar(
+        sa.select(StatSnapshot.payload).where(
+            StatSnapshot.kind == kind,
+            StatSnapshot.year == year,
+            StatSnapshot.k == k,
+            StatSnapshot.algorithm == ALGORITHM,
+        )
     )
+    return None if payload is None else _System.from_snapshot(kind, year, k, payload)
+
+
+def _store_snapshot(session: Session, system: _System) -> None:
+    """Keep a settled year's protected set. Another worker storing the same one at the same
+    moment is fine: the unique constraint keeps one, and this one is let go."""
+    try:
+        with session.begin_nested():
+            session.add(
+                StatSnapshot(
+                    kind=system.kind,
+                    year=system.year,
+                    k=system.k,
+                    algorithm=ALGORITHM,
+                    payload=system.snapshot(),
+                    created_at=now(),
+                )
+            )
+    except IntegrityError:
+        pass
 
 
 def _cached(session: Session, year: int, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
@@ -308,6 +348,23 @@ class _System:
         self._add_all(records)
         self.keys["quarter"].update(QUARTERS)
         self.suppressed = _protect(self.values, self._lines(), self._tables(), k)
+
+    @classmethod
+    def from_snapshot(cls, kind: str, year: int, k: int, payload: dict[str, Any]) -> _System:
+        system = cls.__new__(cls)
+        system.kind, system.year, system.k = kind, year, k
+        system.pairs = list(combinations(DIMENSIONS, 2))
+        system.values = defaultdict(int, {tuple(cell): value for cell, value in payload["values"]})
+        system.keys = defaultdict(set, {d: set(keys) for d, keys in payload["keys"].items()})
+        system.suppressed = {tuple(cell) for cell in payload["suppressed"]}
+        return system
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "values": [[list(cell), value] for cell, value in self.values.items()],
+            "keys": {d: sorted(keys) for d, keys in self.keys.items()},
+            "suppressed": sorted(list(cell) for cell in self.suppressed),
+        }
 
     # Counting ---------------------------------------------------------------------------------
 

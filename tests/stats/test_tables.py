@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from complaints.stats.models import StatEvent
+from complaints.stats import tables
+from complaints.stats.models import StatEvent, StatSnapshot
 from complaints.stats.tables import (
+    ALGORITHM,
+    DIMENSIONS,
     UnknownQuery,
     available_years,
     deadline_shares,
@@ -119,3 +123,53 @@ def test_figures_may_lag_new_events_by_the_cache_time(app: Flask) -> None:
         assert (first.total, kept.total) == (10, 10)
         app.extensions["complaints.stats_cache"].clear()  # as if the minute had passed
         assert protected_table(session, kind="submitted", year=2026, rows="route", k=5).total == 11
+
+
+def test_a_year_that_is_over_is_protected_once_and_read_back(app: Flask) -> None:
+    """The clock is in 2026: 2025 is settled, its protected set is kept in the database."""
+    with app_session(app) as session:
+        _events(session, 12, quarter="2025-Q2")
+        _events(session, 3, quarter="2025-Q3", route="manager")
+        _events(session, 7, quarter="2025-Q4", route="integrity", category="discrimination",
+                grounds=["race"])  # fmt: skip
+        fresh = {
+            (rows, columns): protected_table(
+                session, kind="submitted", year=2025, rows=rows, columns=columns, k=5
+            )
+            for rows in DIMENSIONS
+            for columns in (None, *DIMENSIONS)
+            if rows != columns
+        }
+        stored = session.scalars(sa.select(StatSnapshot)).all()
+        assert [(s.kind, s.year, s.k, s.algorithm) for s in stored] == [
+            ("submitted", 2025, 5, ALGORITHM)
+        ]
+        assert 3 not in [value for _cell, value in stored[0].payload["values"]] or any(
+            cell == ["m", "route", "manager"] for cell in stored[0].payload["suppressed"]
+        )
+        app.extensions["complaints.stats_cache"].clear()  # another worker
+        for (rows, columns), table in fresh.items():
+            assert (
+                protected_table(
+                    session, kind="submitted", year=2025, rows=rows, columns=columns, k=5
+                )
+                == table
+            )
+        assert protected_table(session, kind="submitted", year=2026, rows="route", k=5).total == 0
+        assert len(session.scalars(sa.select(StatSnapshot)).all()) == 1, "the current year: none"
+
+
+def test_two_workers_storing_the_same_snapshot_is_no_error(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app_session(app) as session:
+        _events(session, 9, quarter="2025-Q1")
+        first = protected_table(session, kind="submitted", year=2025, rows="route", k=5)
+        # A second worker that looked before the first one stored its snapshot.
+        app.extensions["complaints.stats_cache"].clear()
+        monkeypatch.setattr(tables, "_load_snapshot", lambda *args: None)
+        second = protected_table(session, kind="submitted", year=2025, rows="route", k=5)
+        assert second == first
+        assert len(session.scalars(sa.select(StatSnapshot)).all()) == 1
+        # The session is still usable: the failed insert was only a savepoint's.
+        assert session.scalar(sa.select(sa.func.count()).select_from(StatEvent)) == 9
