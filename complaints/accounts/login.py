@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from complaints import db
@@ -60,6 +61,24 @@ def passwords() -> Passwords:
 def staff_user() -> StaffUser:
     """The current staff user, in views behind ``login_required``."""
     return cast(StaffUser, current_user._get_current_object())
+
+
+def menu_shows(allowed: Callable[[int], bool]) -> bool:
+    """Whether a menu item shows for the current user: ``allowed(person_id)`` for a logged-in
+    staff user. An error page must still render when the database fails, without the item."""
+    if not current_user.is_authenticated:
+        return False
+    try:
+        return allowed(staff_user().person_id)
+    except SQLAlchemyError:
+        if g.get("rendering_error"):
+            return False
+        raise
+
+
+def holds_role(role: Role) -> Callable[[int], bool]:
+    """``allowed`` for :func:`menu_shows`: the person holds ``role``."""
+    return lambda person_id: any(a.role is role for a in roles_of(db.session(), person_id))
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:

@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from complaints import db
-from complaints.accounts.login import staff_user
+from complaints.accounts.login import menu_shows, staff_user
 from complaints.accounts.models import Role
 from complaints.accounts.services import roles_of
 from complaints.audit.services import Actor
@@ -86,14 +85,7 @@ bp = Blueprint("casework", __name__, template_folder="templates")
 def casework_navigation() -> dict[str, Any]:
     def nav_casework() -> bool:
         """Whether the menu shows "Cases": for staff with a handler role or a grant."""
-        if not current_user.is_authenticated:
-            return False
-        try:
-            return may_use_casework(db.session(), staff_user().person_id)
-        except SQLAlchemyError:  # an error page must still render when the database fails
-            if g.get("rendering_error"):
-                return False
-            raise
+        return menu_shows(lambda person_id: may_use_casework(db.session(), person_id))
 
     return {"nav_casework": nav_casework}
 

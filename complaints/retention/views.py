@@ -12,15 +12,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from complaints import db
-from complaints.accounts.login import roles_required, staff_user
+from complaints.accounts.login import holds_role, menu_shows, roles_required, staff_user
 from complaints.accounts.models import Role
-from complaints.accounts.services import roles_of
 from complaints.audit.services import Actor
 from complaints.clock import now
 from complaints.crypto.services import keystore
@@ -53,15 +51,7 @@ bp = Blueprint("privacy", __name__, template_folder="templates")
 def privacy_navigation() -> dict[str, Any]:
     def nav_privacy() -> bool:
         """Whether the menu shows "Privacy": for the privacy officer only."""
-        if not current_user.is_authenticated:
-            return False
-        try:
-            held = roles_of(db.session(), staff_user().person_id)
-        except SQLAlchemyError:  # an error page must still render when the database fails
-            if g.get("rendering_error"):
-                return False
-            raise
-        return any(assignment.role is Role.PRIVACY_OFFICER for assignment in held)
+        return menu_shows(holds_role(Role.PRIVACY_OFFICER))
 
     return {"nav_privacy": nav_privacy}
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, g, render_template, request
-from flask_login import current_user, login_required
+from flask import Blueprint, Response, render_template, request
+from flask_login import login_required
 from markupsafe import Markup
-from sqlalchemy.exc import SQLAlchemyError
 
 from complaints import db
-from complaints.accounts.login import roles_required, staff_user
+from complaints.accounts.login import holds_role, menu_shows, roles_required
 from complaints.accounts.models import Role
-from complaints.accounts.services import roles_of
 from complaints.clock import now
 from complaints.settings import current_settings
 from complaints.stats import charts, labels
@@ -45,15 +43,7 @@ TREND_YEARS = 5  # the trend shows at most this many years, the latest first
 def stats_navigation() -> dict[str, Any]:
     def nav_stats() -> bool:
         """Whether the menu shows "Statistics": for the auditor only."""
-        if not current_user.is_authenticated:
-            return False
-        try:
-            held = roles_of(db.session(), staff_user().person_id)
-        except SQLAlchemyError:  # an error page must still render when the database fails
-            if g.get("rendering_error"):
-                return False
-            raise
-        return any(assignment.role is Role.AUDITOR for assignment in held)
+        return menu_shows(holds_role(Role.AUDITOR))
 
     return {"nav_stats": nav_stats}
 
