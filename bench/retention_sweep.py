@@ -16,8 +16,6 @@ import argparse
 import os
 import resource
 import secrets
-import sys
-import tempfile
 import time
 import tracemalloc
 import uuid
@@ -25,13 +23,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from support import bench_app, scratch_database
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from complaints import create_app, db, migrate  # noqa: E402
-from complaints.audit.services import Actor  # noqa: E402
-from complaints.cases.models import (  # noqa: E402
+from complaints import db
+from complaints.audit.services import Actor
+from complaints.cases.models import (
     AuthorKind,
     Case,
     CaseAccessGrant,
@@ -42,21 +38,16 @@ from complaints.cases.models import (  # noqa: E402
     Message,
     Route,
 )
-from complaints.clock import set_clock  # noqa: E402
-from complaints.crypto.envelope import new_data_key  # noqa: E402
-from complaints.crypto.keystore import KeyStore, LocalKeyStore  # noqa: E402
-from complaints.crypto.models import KeySlot, KeySlotKind  # noqa: E402
-from complaints.crypto.services import STORE_HOLDER, keystore  # noqa: E402
-from complaints.directory.models import OrgUnit, OrgUnitKind, Person  # noqa: E402
-from complaints.retention.policy import retention_policy  # noqa: E402
-from complaints.retention.sweep import SweepReport, apply  # noqa: E402
-from complaints.settings import Settings  # noqa: E402
-from complaints.workflow.config import workflow  # noqa: E402
+from complaints.clock import set_clock
+from complaints.crypto.envelope import new_data_key
+from complaints.crypto.keystore import KeyStore
+from complaints.crypto.models import KeySlot, KeySlotKind
+from complaints.crypto.services import STORE_HOLDER, keystore
+from complaints.directory.models import OrgUnit, OrgUnitKind, Person
+from complaints.retention.policy import retention_policy
+from complaints.retention.sweep import SweepReport, apply
+from complaints.workflow.config import workflow
 
-ADMIN_URL = os.environ.get(
-    "COMPLAINTS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 CLOSED = datetime(2026, 3, 2, 10, tzinfo=UTC)  # confidant: due 2028-03-02..2028-03-29
 SEED_CHUNK = 5000
 
@@ -69,38 +60,12 @@ def main() -> None:
         "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
     )
     args = parser.parse_args()
-    admin_url = sa.engine.make_url(ADMIN_URL)
-    if admin_url.host not in LOOPBACK:
-        sys.exit(f"refusing a database that is not on this machine: {admin_url.host}")
-    name = f"complaints_bench_{os.getpid()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            run(url, Path(tmp), args.cases, args.batch_size, args.tracemalloc)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with scratch_database() as (url, tmp):
+        run(url, tmp, args.cases, args.batch_size, args.tracemalloc)
 
 
 def run(url: str, tmp: Path, cases: int, batch_size: int, trace: bool) -> None:
-    engine = db.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    LocalKeyStore.initialise(tmp / "keys", CLOSED)
-    settings = Settings(
-        env="testing",
-        secret_key="bench-secret-" + "x" * 40,
-        database_url=url,
-        instance_path=tmp / "instance",
-        keystore_path=tmp / "keys",
-        log_level="WARNING",
-        config_dir=ROOT / "config",
-    )
-    app = create_app(settings)
+    app = bench_app(url, tmp, CLOSED)
     clock_now = [datetime(2026, 4, 1, 9, tzinfo=UTC)]
     set_clock(app, lambda: clock_now[0])
     with app.app_context():

@@ -16,36 +16,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from support import bench_app, scratch_database
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from complaints import create_app, db, migrate  # noqa: E402
-from complaints.crypto.keystore import LocalKeyStore  # noqa: E402
-from complaints.directory.models import OrgUnit, OrgUnitKind  # noqa: E402
-from complaints.settings import Settings  # noqa: E402
-from complaints.stats.tables import (  # noqa: E402
+from complaints import db
+from complaints.directory.models import OrgUnit, OrgUnitKind
+from complaints.stats.tables import (
     DIMENSIONS,
     deadline_shares,
     median_days,
     protected_table,
 )
 
-ADMIN_URL = os.environ.get(
-    "COMPLAINTS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 YEARS = (2023, 2024, 2025, 2026)
 KINDS = {
     "submitted": 40,
@@ -74,39 +63,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    admin_url = sa.engine.make_url(ADMIN_URL)
-    if admin_url.host not in LOOPBACK:
-        sys.exit(f"refusing a database that is not on this machine: {admin_url.host}")
-    name = f"complaints_bench_{os.getpid()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            run(url, Path(tmp), args.events, args.requests)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with scratch_database() as (url, tmp):
+        run(url, tmp, args.events, args.requests)
 
 
 def run(url: str, tmp: Path, events: int, requests: int) -> None:
-    engine = db.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
     now = datetime(2026, 11, 30, 9, tzinfo=UTC)
-    LocalKeyStore.initialise(tmp / "keys", now)
-    settings = Settings(
-        env="testing",
-        secret_key="bench-secret-" + "x" * 40,
-        database_url=url,
-        instance_path=tmp / "instance",
-        keystore_path=tmp / "keys",
-        log_level="WARNING",
-        config_dir=ROOT / "config",
-    )
-    app = create_app(settings)
+    app = bench_app(url, tmp, now)
     with app.app_context():
         session = db.session()
         started = time.perf_counter()
