@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -91,6 +92,8 @@ class Settings(BaseSettings):
     # How long computed statistics are used before the database is asked whether events were
     # added (0: ask on every request). Figures may lag new events by at most this long.
     stats_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    # Requests per API token holder's address: stops a runaway script, not a careful user.
+    stats_api_rate_limit: str = "120 per minute"
 
     # Where taxonomy.toml, workflow.toml and retention.toml live.
     config_dir: Path = Path("config")
@@ -100,6 +103,8 @@ class Settings(BaseSettings):
     intake_global_rate_limit: str = "600 per hour"
     receipt_rate_limit: str = "10 per hour"
     receipt_global_rate_limit: str = "1000 per hour"
+    # Looking colleagues up while filing: enough for anyone filing, too few to copy the directory.
+    directory_search_rate_limit: str = "60 per hour"
     draft_lifetime_hours: int = Field(default=6, ge=1, le=72)
     followup_idle_timeout_minutes: int = Field(default=15, ge=1, le=120)
     followup_absolute_timeout_minutes: int = Field(default=120, ge=5, le=24 * 60)
@@ -116,6 +121,24 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     notification_max_attempts: int = Field(default=8, ge=1, le=100)
+
+    @field_validator(
+        "login_rate_limit",
+        "intake_rate_limit",
+        "intake_global_rate_limit",
+        "receipt_rate_limit",
+        "receipt_global_rate_limit",
+        "directory_search_rate_limit",
+        "stats_api_rate_limit",
+    )
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        # A typo here would otherwise surface as an error on the first request it limits.
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must read like '10 per hour' or '5/minute'") from None
+        return value
 
     @field_validator("secret_key")
     @classmethod

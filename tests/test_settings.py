@@ -79,6 +79,19 @@ def test_wrong_types_and_unknown_keys_are_named(
 
 
 @pytest.mark.parametrize(
+    "name", ["COMPLAINTS_RECEIPT_RATE_LIMIT", "COMPLAINTS_DIRECTORY_SEARCH_RATE_LIMIT"]
+)
+def test_a_rate_limit_that_does_not_parse_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "10 a fortnight")
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()
+    monkeypatch.setenv(name, "10/minute; 100 per day")
+    assert load_settings()
+
+
+@pytest.mark.parametrize(
     ("overrides", "named"),
     [
         (

@@ -101,9 +101,9 @@ from complaints.logs import get_logger
 from complaints.routing.services import NoEligibleHandler
 from complaints.settings import current_settings
 from complaints.web import cookies
-from complaints.web.errors import render_error
+from complaints.web.errors import render_error, service_unavailable
 from complaints.web.i18n import _, _l, ngettext
-from complaints.web.limits import limiter
+from complaints.web.limits import limiter, spend
 from complaints.web.uploads import shown_name, size_text, upload_message
 from complaints.workflow.config import Workflow, workflow
 from complaints.workflow.services import deadline_views, local_date
@@ -564,6 +564,15 @@ def _search(session: Session, query_field: Any) -> _Search:
         return _Search(query)
     if len(query) < MIN_FRAGMENT:
         query_field.errors.append(_l("Type at least 2 letters of the name."))
+        return _Search(query)
+    if not spend(current_settings().directory_search_rate_limit, "directory-search"):
+        # Enough searches for anyone filing a report; this stops copying the directory.
+        query_field.errors.append(
+            _l(
+                "You have searched many times in a short while. Please wait a while before "
+                "searching again, or type the name yourself."
+            )
+        )
         return _Search(query)
     return _Search(query, search_people(session, query, limit=SEARCH_LIMIT), searched=True)
 
@@ -1048,7 +1057,9 @@ def submit() -> Response | str | tuple[str, int]:
     except Exception as exc:  # nothing is saved; the draft is kept for another try
         db.rollback()
         log.error("intake.submit_failed", error=type(exc).__name__, exc_info=exc)
-        return render_template("intake/failed.html", review_url=url_for("intake.review")), 500
+        # A lost database (or a full disk) is temporary: 503, and the client may retry.
+        status = 503 if service_unavailable(exc) else 500
+        return render_template("intake/failed.html", review_url=url_for("intake.review")), status
     discard_draft(session, draft.ref)
     # The browser forgets the draft only once the report is safely committed.
     db.after_commit(session, lambda: cookie_session.pop(DRAFT_KEY, None))

@@ -41,8 +41,6 @@ from complaints.web.limits import limiter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Scripts read a handful of tables at a time; this stops a runaway loop, not a careful user.
-API_RATE_LIMIT = "120 per minute"
 # Under templates/ so that package-data ships it with the templates.
 OPENAPI = Path(__file__).parent / "templates" / "stats" / "api" / "openapi.json"
 REALM = 'Bearer realm="statistics"'
@@ -50,7 +48,13 @@ REALM = 'Bearer realm="statistics"'
 log = get_logger(__name__)
 API_PREFIX = "/api"
 bp = Blueprint("stats_api", __name__, url_prefix="/api/v1")
-limiter.limit(API_RATE_LIMIT)(bp)
+
+
+def _api_rate_limit() -> str:
+    return current_settings().stats_api_rate_limit
+
+
+limiter.limit(_api_rate_limit)(bp)
 
 
 class ApiError(HTTPException):

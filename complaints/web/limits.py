@@ -8,6 +8,7 @@ import hmac
 
 from flask import current_app, request
 from flask_limiter import Limiter
+from limits import parse
 
 
 def client_key() -> str:
@@ -17,3 +18,12 @@ def client_key() -> str:
 
 
 limiter = Limiter(key_func=client_key)
+
+
+def spend(limit: str, scope: str) -> bool:
+    """Count one use of ``limit`` for this client under ``scope``; False once it is used up.
+
+    For one action among several on the same form (the search button of a report step), where
+    a decorator would count every post of the form.
+    """
+    return limiter.limiter.hit(parse(limit), "complaints", scope, client_key())

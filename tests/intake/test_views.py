@@ -664,6 +664,43 @@ def test_deleting_the_answers(app: Flask, browser: Browser) -> None:
 # People ---------------------------------------------------------------------------------------
 
 
+class TestDirectorySearchLimit:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"directory_search_rate_limit": "3 per hour"}
+
+    def test_searching_the_directory_is_rate_limited_per_client(
+        self, app: Flask, browser: Browser, people: dict[str, Person]
+    ) -> None:
+        demir = people["a.demir@bzk.example"]
+        fill_in(app, browser, Answers())
+        for _ in range(3):
+            page = browser.post(
+                "/melden/betrokkenen", {"action": "search", "accused_query": "demir"}
+            )
+            assert f'value="{demir.id}"' in page.get_data(as_text=True)
+        page = browser.post(
+            "/melden/betrokkenen",
+            {"action": "search", "accused_query": "demir", "accused_name": "Typed so far"},
+        )
+        assert page.status_code == 200
+        assert f'value="{demir.id}"' not in page.get_data(as_text=True)
+        assert "You have searched many times in a short while." in text(page)
+        assert 'value="Typed so far"' in page.get_data(as_text=True)  # nothing typed is lost
+        # Adding someone by name still works, and so does searching from another address.
+        page = browser.post(
+            "/melden/betrokkenen",
+            {"action": "add_accused", "accused_name": "Iemand", "accused_relation": "other"},
+        )
+        assert "Iemand has been added." in text(page)
+        other = Browser(app.test_client())
+        other.client.set_cookie("taal", "en")
+        other.client.environ_base["REMOTE_ADDR"] = "192.0.2.8"
+        fill_in(app, other, Answers())
+        page = other.post("/melden/betrokkenen", {"action": "search", "accused_query": "demir"})
+        assert f'value="{demir.id}"' in page.get_data(as_text=True)
+
+
 def test_people_are_found_case_insensitively_and_can_be_added_and_removed(
     app: Flask, browser: Browser, people: dict[str, Person]
 ) -> None:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from limits import parse
 from werkzeug.test import TestResponse
 
 from complaints.accounts.models import Account, Role, RoleAssignment
@@ -204,17 +205,11 @@ def test_use_is_recorded(app: Flask, client: FlaskClient, world: World, clock: C
         assert record.last_used_at == clock()
 
 
-def test_the_api_is_rate_limited(client: FlaskClient, world: World) -> None:
-    limit = int(tokens_limit())
+def test_the_api_is_rate_limited(app: Flask, client: FlaskClient, world: World) -> None:
+    limit = parse(app.extensions["complaints.settings"].stats_api_rate_limit).amount
     for _ in range(limit):
         assert client.get(YEARS, headers=bearer(world.token)).status_code == 200
     assert_refused(client.get(YEARS, headers=bearer(world.token)), 429, "rate_limited")
-
-
-def tokens_limit() -> str:
-    from complaints.stats.api import API_RATE_LIMIT
-
-    return API_RATE_LIMIT.split()[0]
 
 
 def test_writing_is_not_allowed(client: FlaskClient, world: World) -> None:
