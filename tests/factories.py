@@ -241,3 +241,35 @@ def unit(session: Session, code: str) -> OrgUnit:
     found = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
     assert found is not None, code
     return found
+
+
+def pdf_document(size: int | None = None, *, author: str | None = None) -> bytes:
+    """A real PDF with one blank page; ``size`` pads it to exactly that many bytes."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, StreamObject
+
+    def make(padding: int) -> bytes:
+        writer = PdfWriter()
+        writer.add_blank_page(595, 842)
+        if author:
+            writer.add_metadata({"/Author": author, "/Creator": author})
+        if padding:
+            stream = StreamObject()
+            stream.set_data(b"0" * padding)
+            writer._root_object[NameObject("/Padding")] = writer._add_object(stream)
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+
+    data = make(0)
+    if size is None:
+        return data
+    padding = size - len(data)
+    for _ in range(5):  # the length written in the file has digits of its own
+        data = make(max(padding, 0))
+        if len(data) == size:
+            return data
+        padding += size - len(data)
+    raise AssertionError(f"cannot make a PDF of exactly {size} bytes")

@@ -3,7 +3,8 @@
 Only a short list of everyday formats is accepted: PDF, PNG, JPEG, Word (.docx), OpenDocument
 text (.odt) and plain text. Images are decoded and saved again, which drops their metadata
 (camera, location, author — things that can identify an anonymous complainant) and anything
-smuggled in after the picture. Word files with macros are refused.
+smuggled in after the picture. Documents lose their author, editors and comment authors, and
+PDFs also what would run on opening (``metadata``). Word files with macros are refused.
 
 puremagic was tried for detection but cannot tell .docx from .pptx or recognise .odt, and the
 decision here is an allowlist anyway, so the few signatures are checked directly.
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from PIL import Image, ImageOps
+
+from complaints.cases import metadata
 
 MAX_NAME_LENGTH = 120
 MAX_IMAGE_PIXELS = 40_000_000
@@ -56,9 +59,24 @@ def check_upload(filename: str, data: bytes, *, max_bytes: int) -> CheckedFile:
     content_type = _detect(data)
     if content_type in (PNG, JPEG):
         data = _reencode_image(data, content_type)
-        if len(data) > max_bytes:
-            raise UploadRejected("too_large")
+    elif content_type in STRIPPERS:
+        data = _strip(data, content_type)
+    if len(data) > max_bytes:
+        raise UploadRejected("too_large")
     return CheckedFile(_clean_name(filename, content_type), content_type, data)
+
+
+STRIPPERS = {PDF: metadata.strip_pdf, DOCX: metadata.strip_docx, ODT: metadata.strip_odt}
+
+
+def _strip(data: bytes, content_type: str) -> bytes:
+    """The document without its author, editors and (for PDF) anything that would run."""
+    try:
+        return STRIPPERS[content_type](data)
+    except metadata.Encrypted:
+        raise UploadRejected("encrypted") from None
+    except metadata.Unreadable:
+        raise UploadRejected("damaged") from None
 
 
 def _detect(data: bytes) -> str:

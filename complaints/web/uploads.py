@@ -47,6 +47,11 @@ def upload_message(reason: str, name: str, max_size: str) -> str:
             "document without macros, or as a PDF, and add it again.",
             name=name,
         ),
+        "encrypted": _(
+            "“%(name)s” is protected with a password, so we cannot check it. Save a copy "
+            "without the password and add that.",
+            name=name,
+        ),
         "damaged": _(
             "“%(name)s” could not be read; it may be damaged. Open it on your own device to "
             "check, or save it again.",

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
+from pypdf import PdfReader
 
 from complaints.cases.attachments import (
     DOCX,
@@ -24,6 +25,7 @@ from complaints.cases.attachments import (
     UploadRejected,
     check_upload,
 )
+from tests.factories import pdf_document
 
 LIMIT = 2 * 1024 * 1024
 GPS_IFD = 0x8825
@@ -63,10 +65,7 @@ def jpeg_with_exif() -> bytes:
     )
 
 
-PDF_BODY = (
-    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-)
+PDF_BODY = pdf_document()
 
 
 def zip_file(members: dict[str, bytes], *, stored_first: str | None = None) -> bytes:
@@ -158,8 +157,116 @@ def test_everyday_formats_are_accepted(
     assert (checked.content_type, checked.name) == (content_type, clean_name)
     if content_type in (PNG, JPEG):
         assert opened(checked.body).size == opened(data).size
+    elif content_type == TEXT:
+        assert checked.body == data  # text is stored exactly as given
     else:
-        assert checked.body == data  # documents are stored exactly as given
+        assert same_document(checked.body, data, content_type)
+
+
+def same_document(cleaned: bytes, original: bytes, content_type: str) -> bool:
+    """The same pages, or the same parts with the same text, after cleaning."""
+    if content_type == PDF:
+        return len(PdfReader(io.BytesIO(cleaned)).pages) == len(
+            PdfReader(io.BytesIO(original)).pages
+        )
+    main = "word/document.xml" if content_type == DOCX else "content.xml"
+    with zipfile.ZipFile(io.BytesIO(cleaned)) as a, zipfile.ZipFile(io.BytesIO(original)) as b:
+        if content_type == ODT and a.infolist()[0].filename != "mimetype":
+            return False
+        return set(a.namelist()) == set(b.namelist()) and a.read(main) == b.read(main)
+
+
+# Who wrote it is not kept --------------------------------------------------------------------
+
+WORD_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def test_a_pdf_loses_its_author_and_what_would_run_on_opening() -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_document(author="Jan Jansen"))))
+    writer.add_metadata({"/Producer": "Microsoft Word voor Jan Jansen"})
+    script = DictionaryObject(
+        {
+            NameObject("/S"): NameObject("/JavaScript"),
+            NameObject("/JS"): TextStringObject("app.launchURL('https://tracker.example/');"),
+        }
+    )
+    writer._root_object[NameObject("/OpenAction")] = writer._add_object(script)
+    writer.add_attachment("bijlage.exe", b"MZ" + b"\x00" * 64)
+    out = io.BytesIO()
+    writer.write(out)
+    data = out.getvalue()
+    assert b"Jan Jansen" in data
+    cleaned = check_upload("klacht.pdf", data, max_bytes=LIMIT).body
+    assert b"Jan Jansen" not in cleaned
+    assert b"tracker.example" not in cleaned
+    assert b"bijlage.exe" not in cleaned
+    reader = PdfReader(io.BytesIO(cleaned))
+    assert len(reader.pages) == 1
+    assert not reader.metadata
+    assert "/OpenAction" not in reader.trailer["/Root"]
+
+
+def test_a_word_file_loses_its_author_editors_and_commenters() -> None:
+    data = docx(
+        **{
+            "docProps/core.xml": b"<cp:coreProperties><dc:creator>Jan Jansen</dc:creator>"
+            b"<cp:lastModifiedBy>Jan Jansen</cp:lastModifiedBy></cp:coreProperties>",
+            "docProps/app.xml": b"<Properties><Company>Ministerie van BZK</Company>"
+            b"<Manager>Jan Jansen</Manager></Properties>",
+            "docProps/custom.xml": b"<Properties><property>Jan Jansen</property></Properties>",
+            "word/comments.xml": f'<w:comments {WORD_NS}><w:comment w:id="0" '
+            'w:author="Jan Jansen" w:initials="JJ"><w:p>Klopt dit?</w:p></w:comment>'
+            "</w:comments>".encode(),
+            "word/people.xml": b'<w15:people><w15:person w15:author="Jan Jansen">'
+            b'<w15:presenceInfo w15:providerId="AD" w15:userId="j.jansen@bzk.example"/>'
+            b"</w15:person></w15:people>",
+        }
+    )
+    cleaned = check_upload("verslag.docx", data, max_bytes=LIMIT).body
+    with zipfile.ZipFile(io.BytesIO(cleaned)) as archive:
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+        assert archive.read("word/document.xml") == b"<w:document><w:body><w:p>Verslag</w:p>" + (
+            b"</w:body></w:document>"
+        )
+    for identifying in (b"Jan Jansen", b"JJ", b"j.jansen@bzk.example", b"Ministerie van BZK"):
+        assert identifying not in everything
+    assert b"Klopt dit?" in everything  # what was written stays
+
+
+def test_an_opendocument_text_loses_its_author_and_editors() -> None:
+    data = odt(
+        **{
+            "meta.xml": b"<office:document-meta><office:meta><meta:initial-creator>Jan Jansen"
+            b"</meta:initial-creator><dc:creator>Jan Jansen</dc:creator></office:meta>"
+            b"</office:document-meta>",
+            "content.xml": b"<office:document-content><office:annotation><dc:creator>Jan "
+            b"Jansen</dc:creator><text:p>Opmerking</text:p></office:annotation>Verslag"
+            b"</office:document-content>",
+        }
+    )
+    cleaned = check_upload("verslag.odt", data, max_bytes=LIMIT).body
+    with zipfile.ZipFile(io.BytesIO(cleaned)) as archive:
+        first = archive.infolist()[0]
+        assert (first.filename, first.compress_type) == ("mimetype", zipfile.ZIP_STORED)
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+    assert b"Jan Jansen" not in everything
+    assert b"Opmerking" in everything
+
+
+def test_a_pdf_with_a_password_or_that_cannot_be_read_is_refused() -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_document())))
+    writer.encrypt("geheim")
+    out = io.BytesIO()
+    writer.write(out)
+    for data, reason in ((out.getvalue(), "encrypted"), (b"%PDF-1.4\nniets\n", "damaged")):
+        with pytest.raises(UploadRejected) as refused:
+            check_upload("klacht.pdf", data, max_bytes=LIMIT)
+        assert refused.value.reason == reason
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
@@ -244,7 +351,7 @@ def test_what_is_refused_and_why(name: str, data: bytes, reason: str) -> None:
 
 
 def test_an_oversized_file_is_refused_before_it_is_read() -> None:
-    data = PDF_BODY + b"x" * 2048
+    data = pdf_document(size=4096)
     assert check_upload("a.pdf", data, max_bytes=len(data)).content_type == PDF
     with pytest.raises(UploadRejected) as refused:
         check_upload("a.pdf", data + b"x", max_bytes=len(data))

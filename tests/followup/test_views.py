@@ -34,7 +34,14 @@ from complaints.directory.models import Person
 from complaints.followup.models import ComplainantSession
 from complaints.notify.models import Notification
 from tests.conftest import Clock, app_session
-from tests.factories import app_now, csrf_token, import_demo_directory, log_in, make_account
+from tests.factories import (
+    app_now,
+    csrf_token,
+    import_demo_directory,
+    log_in,
+    make_account,
+    pdf_document,
+)
 from tests.followup import CONFIDANT_EMAIL, FILER_EMAIL, Filed, file_report, handler_reply
 
 MAILBOX = "/opvolgen/melding"
@@ -447,7 +454,7 @@ def test_the_most_files_of_the_largest_size_fit_in_one_request(
     app: Flask, client: FlaskClient, filed: Filed
 ) -> None:
     settings = app.extensions["complaints.settings"]
-    body = b"%PDF-1.7\n" + b"0" * (settings.max_attachment_bytes - 9)
+    body = pdf_document(size=settings.max_attachment_bytes)
     assert len(body) == settings.max_attachment_bytes
     page = open_mailbox(client, filed.code)
     added = upload(
