@@ -154,7 +154,7 @@ def confidants_report(session: Session, year: int, *, k: int) -> AnnualReport:
             ReportSection(
                 heading=_("Reports to the confidants"),
                 introduction=_(
-                    "Reports made to a confidential adviser this year, by the category of "
+                    "Reports made to a confidential counsellor this year, by the category of "
                     "behaviour the reporter chose."
                 ),
                 tables=(
@@ -175,7 +175,7 @@ def confidants_report(session: Session, year: int, *, k: int) -> AnnualReport:
                 heading=_("Routes taken"),
                 introduction=_(
                     "All reports made this year, by the route the reporter chose: to a "
-                    "confidential adviser, to a manager, to the integrity coordinator or to "
+                    "confidential counsellor, to a manager, to the integrity coordinator or to "
                     "the complaints committee."
                 ),
                 tables=(_captioned(_one_way(table("submitted", "route")), _("Reports by route")),),
@@ -183,7 +183,7 @@ def confidants_report(session: Session, year: int, *, k: int) -> AnnualReport:
             ReportSection(
                 heading=_("Referrals"),
                 introduction=_(
-                    "Reports a confidential adviser passed on, with the reporter's consent, by "
+                    "Reports a confidential counsellor passed on, with the reporter's consent, by "
                     "the route they were passed on to."
                 ),
                 tables=(
