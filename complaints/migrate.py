@@ -64,7 +64,12 @@ def upgrade_command(revision: str) -> None:
     click.echo(f"database schema: {before or 'empty'} -> {after}")
 
 
-@group.command("downgrade", help="Undo migrations down to REVISION (e.g. -1 or base).")
+@group.command(
+    "downgrade",
+    help="Undo migrations down to REVISION (e.g. -1 or base).",
+    # "-1" is a revision here, not an option.
+    context_settings={"ignore_unknown_options": True},
+)
 @click.argument("revision")
 def downgrade_command(revision: str) -> None:
     engine = db.database().engine
