@@ -143,6 +143,9 @@ def strip_pdf(data: bytes) -> bytes:
             for key in ("/AA", "/Metadata", "/PieceInfo"):
                 page.pop(NameObject(key), None)
             _drop_active_annotations(page)
+        # What was cut loose above (a script, an embedded file) would otherwise still be
+        # written out as an unreferenced object: drop every object nothing refers to.
+        writer.compress_identical_objects()
         out = io.BytesIO()
         writer.write(out)
     except Encrypted:

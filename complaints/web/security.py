@@ -34,6 +34,18 @@ def init_app(app: Flask, settings: Settings) -> None:
         ):
             abort(403)
 
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # Nobody types a NUL character; PostgreSQL cannot store or even compare one in a text
+        # column, so it would end as a 500 wherever a value reaches a query (a log-in name, a
+        # case reference, a search). Refuse it up front with a plain 400.
+        sources = [request.args]
+        if request.method in UNSAFE_METHODS:
+            sources.append(request.form)
+        for source in sources:
+            if any("\x00" in value for _, value in source.items(multi=True)):
+                abort(400)
+
     @app.after_request
     def set_security_headers(response: Response) -> Response:
         headers = response.headers
