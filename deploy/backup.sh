@@ -1,0 +1,47 @@
+#!/bin/sh
+# Back up the database or the key store of complaints, into BACKUP_DIR; see docs/operations.md.
+#
+#   backup.sh database   pg_dump -Fc of COMPLAINTS_DATABASE_URL -> complaints-<UTC time>.dump
+#   backup.sh keys       tar of COMPLAINTS_KEYSTORE_PATH        -> keys-<UTC time>.tar
+#
+# The two go to different folders, shipped to different targets that different people can
+# reach: the database alone is unreadable, the key store alone holds no case content.
+# Backups older than KEEP_DAYS days are removed from BACKUP_DIR.
+set -eu
+umask 077
+
+what="${1:?usage: backup.sh database|keys}"
+dir="${BACKUP_DIR:?set BACKUP_DIR}"
+keep="${KEEP_DAYS:-30}"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$dir"
+
+case "$what" in
+database)
+    # SQLAlchemy's URL (postgresql+psycopg://...) as libpq takes it (postgresql://...).
+    url="$(printf '%s' "${COMPLAINTS_DATABASE_URL:?set COMPLAINTS_DATABASE_URL}" | sed 's|^postgresql+psycopg://|postgresql://|')"
+    target="$dir/complaints-$stamp.dump"
+    pg_dump --format=custom --file="$target.partial" "$url"
+    # A dump that pg_restore cannot list is no backup.
+    pg_restore --list "$target.partial" >/dev/null
+    mv "$target.partial" "$target"
+    pattern='complaints-*.dump'
+    ;;
+keys)
+    keys="${COMPLAINTS_KEYSTORE_PATH:?set COMPLAINTS_KEYSTORE_PATH}"
+    target="$dir/keys-$stamp.tar"
+    # The store's files are replaced atomically, never edited, so a copy is consistent unless
+    # a rotation or a sweep runs at this moment: the timers keep them apart.
+    tar --create --file="$target.partial" --directory="$(dirname "$keys")" "$(basename "$keys")"
+    tar --list --file="$target.partial" >/dev/null
+    mv "$target.partial" "$target"
+    pattern='keys-*.tar'
+    ;;
+*)
+    echo "usage: backup.sh database|keys" >&2
+    exit 2
+    ;;
+esac
+
+find "$dir" -maxdepth 1 -name "$pattern" -type f -mtime +"$keep" -delete
+echo "backup written: $target"
