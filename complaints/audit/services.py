@@ -271,7 +271,11 @@ def _event_hash(key: bytes, event: AuditEvent | _EventFields) -> str:
 def _lock_chain(session: Session) -> None:
     """Serialise appends until commit. SQLite already holds its write lock (BEGIN IMMEDIATE)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK_ID)))
+        # Take the chain lock before flushing the caller's pending changes: flushing first would
+        # hold a case's row lock while waiting here, and a request that holds the chain lock
+        # and then updates that case would deadlock with us (found by make security-scan).
+        with session.no_autoflush:
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK_ID)))
 
 
 def _checked_details(details: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,16 +34,19 @@ from complaints.cases.models import (
     PartyKind,
     Route,
 )
-from complaints.cases.services import CaseContent, CaseNotFound, open_case
+from complaints.cases.services import CaseContent, CaseNotFound, CaseUnreadable, open_case
 from complaints.crypto.blind_index import BlindIndexer
-from complaints.crypto.envelope import FieldCipher
-from complaints.crypto.keystore import KeyStore
-from complaints.crypto.services import case_cipher
+from complaints.crypto.envelope import DecryptionFailed, FieldCipher
+from complaints.crypto.keystore import KeyStore, KeyStoreError
+from complaints.crypto.services import MissingCaseKey, case_cipher
 from complaints.directory.models import Person
 from complaints.followup.services import ConsentView, consent_states
 from complaints.workflow.config import Workflow
 from complaints.workflow.services import DeadlineView, deadline_views
 from complaints.workflow.transitions import event_values
+
+# What stored ciphertext that fails to open raises: tampered or damaged data, or a lost key.
+UNREADABLE = (DecryptionFailed, MissingCaseKey, KeyStoreError)
 
 PAGE_SIZE = 25
 MAX_TEXT = 20_000
@@ -121,8 +125,10 @@ def inbox(
 ) -> InboxPage:
     """One page of the cases ``person_id`` holds an active grant for, soonest deadline first.
 
-    Two statements whatever the number of cases: a count and the page itself, with the next
-    deadline and the unread messages as correlated subqueries instead of a query per row.
+    One statement whatever the number of cases: the page with the count of all matching cases
+    alongside (a second one, the count, only when the page asked for is past the last), with
+    the next deadline and the unread messages as correlated subqueries instead of a query per
+    row.
     """
     running = (
         Deadline.case_id == Case.id,
@@ -179,28 +185,41 @@ def inbox(
     if filters.unread_only:
         conditions.append(unread > 0)
 
-    total = session.scalar(sa.select(sa.func.count()).select_from(Case).where(*conditions)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
     due = next_due.label("next_due_on")
-    statement = (
-        sa.select(
-            Case.id,
-            Case.reference,
-            Case.route,
-            Case.category,
-            Case.state,
-            Case.submitted_at,
-            due,
-            next_name.label("next_deadline"),
-            unread.label("unread"),
+
+    def page_rows(number: int) -> list[sa.Row[Any]]:
+        statement = (
+            sa.select(
+                Case.id,
+                Case.reference,
+                Case.route,
+                Case.category,
+                Case.state,
+                Case.submitted_at,
+                due,
+                next_name.label("next_deadline"),
+                unread.label("unread"),
+                # The count comes with the page: the cases are found and sorted once.
+                sa.func.count().over().label("total"),
+            )
+            .where(*conditions)
+            # Cases without a running deadline last; then the oldest report first.
+            .order_by(due.asc().nulls_last(), Case.submitted_at, Case.id)
+            .limit(per_page)
+            .offset((number - 1) * per_page)
         )
-        .where(*conditions)
-        # Cases without a running deadline last; then the oldest report first.
-        .order_by(sa.case((due.is_(None), 1), else_=0), due, Case.submitted_at, Case.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
+        return list(session.execute(statement))
+
+    page = max(page, 1)
+    found = page_rows(page)
+    if found:
+        total = found[0].total
+    else:  # no cases, or a page past the last one: count, and show the last page
+        total = session.scalar(sa.select(sa.func.count()).select_from(Case).where(*conditions))
+        total = total or 0
+        found = page_rows(max(1, -(-total // per_page))) if total else []
+    pages = max(1, -(-total // per_page))
+    page = min(page, pages)
     rows = [
         InboxRow(
             case_id=row.id,
@@ -214,7 +233,7 @@ def inbox(
             overdue=row.next_due_on is not None and row.next_due_on < today,
             unread=row.unread or 0,
         )
-        for row in session.execute(statement)
+        for row in found
     ]
     return InboxPage(rows=rows, total=total, page=page, pages=pages, per_page=per_page)
 
@@ -323,8 +342,26 @@ def read_case(
         session, keys, blind, case_id=case_id, reader_person_id=person_id, actor=actor, now=now
     )
     case = content.case
-    cipher = case_cipher(session, keys, case.id)
-    messages = _thread(session, cipher, case.id)
+    try:
+        cipher = case_cipher(session, keys, case.id)
+        messages = _thread(session, cipher, case.id)
+        events = _events(session, cipher, case.id)
+        notes = _notes(session, cipher, case.id)
+        attachments = _attachments(session, cipher, case)
+    except UNREADABLE as exc:
+        # The case itself opened, but something kept with it did not: show none of it, and
+        # record the failure beside the opening.
+        _audit(
+            session,
+            keys,
+            actor,
+            "case.open",
+            case.id,
+            now,
+            AuditOutcome.FAILURE,
+            reason=type(exc).__name__,
+        )
+        raise CaseUnreadable(case.reference) from exc
     for message in session.scalars(
         sa.select(Message).where(
             Message.case_id == case.id,
@@ -339,10 +376,10 @@ def read_case(
         roles=case_roles(session, case.id, person_id),
         is_open=workflow[case.route].is_open(case.state),
         deadlines=deadline_views(session, workflow, case, now),
-        events=_events(session, cipher, case.id),
+        events=events,
         messages=messages,
-        notes=_notes(session, cipher, case.id),
-        attachments=_attachments(session, cipher, case),
+        notes=notes,
+        attachments=attachments,
         consents=consent_states(session, case),
     )
 
@@ -388,8 +425,22 @@ def download_attachment(
         raise CaseNotFound(str(case_id))
     attachment = session.get(Attachment, attachment_id)
     assert attachment is not None  # noqa: S101 - its id was just listed
-    cipher = case_cipher(session, keys, case.id)
-    body = cipher.open_bytes("attachments", "body", attachment.id, attachment.body)
+    try:
+        cipher = case_cipher(session, keys, case.id)
+        body = cipher.open_bytes("attachments", "body", attachment.id, attachment.body)
+    except UNREADABLE as exc:
+        _audit(
+            session,
+            keys,
+            actor,
+            "case.attachment_downloaded",
+            case.id,
+            now,
+            AuditOutcome.FAILURE,
+            attachment_id=str(attachment.id),
+            reason=type(exc).__name__,
+        )
+        raise CaseUnreadable(case.reference) from exc
     content_type = attachment.content_type if attachment.content_type in EXTENSIONS else None
     _audit(
         session,

@@ -15,6 +15,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -92,6 +93,22 @@ def casework_navigation() -> dict[str, Any]:
 
 def _actor() -> Actor:
     return Actor.staff(staff_user().account.id)
+
+
+@bp.errorhandler(StaleDataError)
+def _changed_meanwhile(error: StaleDataError) -> Response:
+    # Someone else changed the case in the same moment (a reply while the complainant writes,
+    # say), and the version check caught it on a flush the view did not expect: nothing was
+    # saved; say so instead of a server error.
+    db.rollback()
+    flash(
+        _("This case was changed by someone else meanwhile. Check the page and try again."),
+        "error",
+    )
+    case_id = (request.view_args or {}).get("case_id")
+    if case_id is None:
+        return redirect(url_for("casework.inbox_page"), code=303)
+    return redirect(url_for("casework.case_page", case_id=case_id), code=303)
 
 
 # The inbox -------------------------------------------------------------------------------------
@@ -339,6 +356,19 @@ def _unavailable_message(posted: Posted | None, steps: list[Step]) -> str | None
     )
 
 
+def _unreadable() -> tuple[str, int]:
+    """Stored ciphertext did not open (tampered with, damaged, or its key lost): nothing of
+    the case is shown. The service has recorded the failure; the page is committed with it."""
+    return render_error(
+        500,
+        _("This case cannot be opened"),
+        _(
+            "Its content could not be decrypted. The failure has been recorded; please "
+            "tell the application administrator."
+        ),
+    )
+
+
 def render_case(
     case_id: uuid.UUID,
     *,
@@ -364,14 +394,7 @@ def render_case(
     except CaseNotFound:
         return render_error(404)
     except CaseUnreadable:
-        return render_error(
-            500,
-            _("This case cannot be opened"),
-            _(
-                "Its content could not be decrypted. The failure has been recorded; please "
-                "tell the application administrator."
-            ),
-        )
+        return _unreadable()
     case = file.case
     flow = workflow()[case.route]
     tax = taxonomy()
@@ -538,6 +561,8 @@ def attachment(case_id: uuid.UUID, attachment_id: uuid.UUID) -> Response | tuple
         )
     except CaseNotFound:
         return render_error(404)
+    except CaseUnreadable:
+        return _unreadable()
     response = Response(download.body, content_type=download.content_type)
     # The name is ours (reference and number), so it needs no escaping; the uploader's name
     # could hold anything and stays on the page, shown as text.

@@ -15,6 +15,7 @@ from functools import wraps
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask_login import login_required
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
@@ -89,6 +90,17 @@ def _policy() -> MailboxPolicy:
 
 def _mailbox_url(anchor: str | None = None) -> str:
     return url_for("followup.mailbox", _anchor=anchor)
+
+
+@bp.errorhandler(StaleDataError)
+def _changed_meanwhile(error: StaleDataError) -> Response:
+    # A handler (or another tab) changed the case in the same moment: nothing was saved.
+    db.rollback()
+    flash(
+        _("Your report was changed at the same moment, so nothing was saved. Please try again."),
+        "error",
+    )
+    return redirect(_mailbox_url(), code=303)
 
 
 def _begin_mailbox(token: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template, request, url_for
+from flask import Flask, Response, g, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -12,6 +12,9 @@ from complaints.logs import get_logger
 from complaints.web.i18n import _
 
 log = get_logger(__name__)
+
+# How long a client is asked to wait before trying again after a 503 (seconds).
+RETRY_AFTER_SECONDS = 120
 
 FALLBACK_PAGE = (
     "<!doctype html><html lang=nl><meta charset=utf-8><title>Storing</title>"
@@ -48,6 +51,15 @@ def _texts(code: int) -> tuple[str, str]:
     return texts.get(
         code,
         (_("Something went wrong"), _("An error occurred on our side. Please try again later.")),
+    )
+
+
+def service_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database (or the key store) cannot serve us right now:
+    stopped, unreachable, a dropped connection, or out of disk space. Retrying later helps;
+    the request itself was not at fault."""
+    return isinstance(error, OperationalError | KeyStoreUnavailable) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
     )
 
 
@@ -92,10 +104,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> tuple[str, int]:
         original = error.original_exception or error
-        if isinstance(original, OperationalError | KeyStoreUnavailable) or (
-            isinstance(original, DBAPIError) and original.connection_invalidated
-        ):
+        if service_unavailable(original):
+            # The class only: a database message may quote the statement being run.
             log.error("service_unavailable", error=type(original).__name__)
             return render_error(503)
         log.error("unhandled_error", error=type(original).__name__, exc_info=original)
         return render_error(500)
+
+    @app.after_request
+    def ask_to_retry_later(response: Response) -> Response:
+        if response.status_code == 503 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
