@@ -2,6 +2,7 @@
 key, then destroy them all; print cases per second and memory per 10,000 cases.
 
     .venv/bin/python bench/retention_sweep.py [--cases 100000] [--batch-size 500] [--tracemalloc]
+        [--json PATH]
 
 It creates a database of its own (dropped at the end) on the loopback PostgreSQL named by
 COMPLAINTS_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
@@ -19,10 +20,12 @@ import secrets
 import time
 import tracemalloc
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from report import at_least, at_most, environment, figure, postgres_version, write_json
 from support import bench_app, scratch_database
 
 from complaints import db
@@ -48,6 +51,8 @@ from complaints.retention.policy import retention_policy
 from complaints.retention.sweep import SweepReport, apply
 from complaints.workflow.config import workflow
 
+TARGET_RATE = 2000.0
+FLAT_MIB = 32.0  # resident memory may grow this much at most between the first and last mark
 CLOSED = datetime(2026, 3, 2, 10, tzinfo=UTC)  # confidant: due 2028-03-02..2028-03-29
 SEED_CHUNK = 5000
 
@@ -59,12 +64,15 @@ def main() -> None:
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
     )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
     with scratch_database() as (url, tmp):
-        run(url, tmp, args.cases, args.batch_size, args.tracemalloc)
+        run(url, tmp, args.cases, args.batch_size, args.tracemalloc, args.json)
 
 
-def run(url: str, tmp: Path, cases: int, batch_size: int, trace: bool) -> None:
+def run(
+    url: str, tmp: Path, cases: int, batch_size: int, trace: bool, json_path: str | None = None
+) -> None:
     app = bench_app(url, tmp, CLOSED)
     clock_now = [datetime(2026, 4, 1, 9, tzinfo=UTC)]
     set_clock(app, lambda: clock_now[0])
@@ -75,31 +83,61 @@ def run(url: str, tmp: Path, cases: int, batch_size: int, trace: bool) -> None:
         print(f"seeded {cases:,} finished cases in {time.perf_counter() - started:.1f} s")
 
         # 1. The sweep after closing: every case's key goes under its month's epoch key.
-        report = sweep(date(2026, 4, 1), batch_size, trace, "rewrap into epoch keys")
+        report, rewrap = sweep(date(2026, 4, 1), batch_size, trace, "rewrap into epoch keys")
         assert report.rewrapped == cases, report
         # 2. Two years on, past the month they fell due: destroy them all, then the key.
         clock_now[0] = datetime(2028, 4, 1, 9, tzinfo=UTC)
-        report = sweep(date(2028, 4, 1), batch_size, trace, "destroy")
+        report, destroy = sweep(date(2028, 4, 1), batch_size, trace, "destroy")
         assert report.cases_destroyed == cases, report
         assert report.epoch_keys_destroyed == ["epoch-2028-03"], report
         left = db.session().scalar(sa.select(sa.func.count()).select_from(Case))
         assert left == 0, left
+        versions = {"postgresql": postgres_version(db.session())}
     app.extensions["complaints.db"].engine.dispose()
+    results = [
+        at_least("destroy rate", destroy.rate, "cases/s", TARGET_RATE),
+        figure("rewrap into epoch keys rate", rewrap.rate, "cases/s"),
+        at_most("memory growth while destroying", destroy.growth, "MiB", FLAT_MIB),
+        figure("memory growth while rewrapping", rewrap.growth, "MiB"),
+        figure("peak RSS", destroy.peak, "MiB"),
+    ]
+    env = environment(
+        cases=cases,
+        batch_size=batch_size,
+        rss_marks=[{"cases": done, "rss_mib": round(rss, 1)} for done, rss in destroy.marks],
+        **versions,
+    )
+    write_json(json_path, "retention_sweep", results, env)
 
 
-def sweep(as_of: date, batch_size: int, trace: bool, label: str) -> SweepReport:
+@dataclass
+class SweepFigures:
+    rate: float  # cases per second
+    marks: list[tuple[int, float]]  # (cases done, resident MiB) every 10,000 cases
+    peak: float  # peak resident MiB of the process
+
+    @property
+    def growth(self) -> float:
+        """Resident memory gained from the first mark to the last."""
+        return self.marks[-1][1] - self.marks[0][1] if self.marks else 0.0
+
+
+def sweep(
+    as_of: date, batch_size: int, trace: bool, label: str
+) -> tuple[SweepReport, SweepFigures]:
     print(f"\n{label} (as of {as_of}, batches of {batch_size}):")
     print(f"{'cases':>9} {'cases/s':>9} {'rss MiB':>9} {'traced MiB':>11} {'peak MiB':>9}")
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
     next_mark = [10_000]
+    marks: list[tuple[int, float]] = []
 
     def progress(report: SweepReport) -> None:
         done = report.cases_destroyed or report.rewrapped
         if done >= next_mark[0]:
             next_mark[0] += 10_000
-            print_line(done, started, trace)
+            marks.append((done, print_line(done, started, trace)))
 
     report = apply(
         db.session(),
@@ -115,16 +153,17 @@ def sweep(as_of: date, batch_size: int, trace: bool, label: str) -> SweepReport:
     )
     elapsed = time.perf_counter() - started
     done = report.cases_destroyed or report.rewrapped
-    print_line(done, started, trace)
+    marks.append((done, print_line(done, started, trace)))
     print(f"total: {done:,} cases in {elapsed:.1f} s = {done / elapsed:,.0f} cases/s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the process: {peak:.0f} MiB")
     if trace:
         tracemalloc.stop()
-    return report
+    return report, SweepFigures(done / elapsed, marks, peak)
 
 
-def print_line(done: int, started: float, trace: bool) -> None:
+def print_line(done: int, started: float, trace: bool) -> float:
+    """Print the rate and memory so far; returns the resident memory (MiB)."""
     rate = done / max(time.perf_counter() - started, 1e-9)
     rss = _rss_mib()
     if trace:
@@ -134,6 +173,7 @@ def print_line(done: int, started: float, trace: bool) -> None:
     else:
         traced = f"{'-':>11} {'-':>9}"
     print(f"{done:>9,} {rate:>9,.0f} {rss:>9.1f} {traced}")
+    return rss
 
 
 def _rss_mib() -> float:

@@ -152,6 +152,7 @@ class LocalKeyStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.description = f"local key store at {self.path}"
+        self._state_file = self.path / "keystore.json"
         self._lock = threading.Lock()
         self._state: dict[str, Any] | None = None
         self._state_version: tuple[int, int, int] | None = None
@@ -224,7 +225,7 @@ class LocalKeyStore:
 
     def secret(self, purpose: SecretPurpose) -> bytes:
         self._current_state()  # a directory without its state file is not a key store
-        return self._read_key(f"secret:{purpose.value}", self.path / "secret" / f"{purpose}.key")
+        return self._read_key(f"secret:{purpose.value}", "secret", f"{purpose}.key")
 
     def keks(self) -> list[KekInfo]:
         state = self._current_state()
@@ -306,12 +307,13 @@ class LocalKeyStore:
         if info is None or info["status"] == KekStatus.DESTROYED:
             self._keys.pop(f"kek:{key_id}", None)
             raise UnknownKey(key_id)
-        return self._read_key(f"kek:{key_id}", self.path / "kek" / f"{key_id}.key")
+        return self._read_key(f"kek:{key_id}", "kek", f"{key_id}.key")
 
-    def _read_key(self, cache_key: str, file: Path) -> bytes:
+    def _read_key(self, cache_key: str, folder: str, name: str) -> bytes:
         cached = self._keys.get(cache_key)
         if cached is not None:
             return cached
+        file = self.path / folder / name  # built on a miss only: paths are slow to make
         try:
             raw = base64.b64decode(file.read_bytes().strip(), validate=True)
         except FileNotFoundError:
@@ -324,7 +326,7 @@ class LocalKeyStore:
         return raw
 
     def _current_state(self, *, locked: bool = False) -> dict[str, Any]:
-        state_file = self.path / "keystore.json"
+        state_file = self._state_file
         try:
             info = state_file.stat()
         except OSError:

@@ -125,10 +125,20 @@ def rewrap_batch(session: Session, keys: KeyStore, now: datetime, batch_size: in
 
     Slots under an epoch key stay there: retention put them there so that destroying the
     epoch key reaches the backups (complaints/retention/epochs.py)."""
+    return _rewrap_after(session, keys, now, batch_size, after_id=0)[0]
+
+
+def _rewrap_after(
+    session: Session, keys: KeyStore, now: datetime, batch_size: int, after_id: int
+) -> tuple[int, int]:
+    """Rewrap the next ``batch_size`` slots past ``after_id`` that are not under the active
+    KEK; returns how many and the last slot id, where the next batch goes on from (a batch
+    that started at the first slot every time would read past every slot done already)."""
     active = keys.active_kek_id()
     slots = session.execute(
         sa.select(KeySlot.id, KeySlot.case_id, KeySlot.key_id, KeySlot.wrapped_key)
         .where(
+            KeySlot.id > after_id,
             KeySlot.kind == KeySlotKind.KEK,
             KeySlot.key_id != active,
             ~KeySlot.key_id.startswith(EPOCH_PREFIX),
@@ -137,22 +147,66 @@ def rewrap_batch(session: Session, keys: KeyStore, now: datetime, batch_size: in
         .limit(batch_size)
     ).all()
     if not slots:
-        return 0
+        return 0, after_id
     updates = []
     for slot in slots:
         context = _slot_context(slot.case_id)
         dek = keys.unwrap(WrappedKey(slot.key_id, slot.wrapped_key), context)
         wrapped = keys.wrap(dek, context)
-        updates.append(
+        updates.append((slot.id, wrapped))
+    _store_rewrapped(session, updates, now)
+    return len(updates), slots[-1].id
+
+
+# Three arrays as parameters: the statement stays the same whatever the size of the batch,
+# so it is compiled and planned once (a VALUES list of a thousand rows costs more to compile
+# than to run).
+_UPDATE_SLOTS_FROM_ARRAYS = sa.text(
+    "UPDATE key_slots SET key_id = rewrapped.key_id, wrapped_key = rewrapped.blob, "
+    "rewrapped_at = :now "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:key_ids AS varchar[]), CAST(:blobs AS bytea[])) "
+    "AS rewrapped (slot_id, key_id, blob) "
+    "WHERE key_slots.id = rewrapped.slot_id "
+    # Said twice so that the planner looks the slots up by id instead of reading them all.
+    "AND key_slots.id = ANY(CAST(:ids AS bigint[]))"
+)
+
+
+def _store_rewrapped(
+    session: Session, updates: list[tuple[int, WrappedKey]], now: datetime
+) -> None:
+    """Write rewrapped keys to their slots: on PostgreSQL in one statement for the batch,
+    elsewhere one statement per slot."""
+    if not updates:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            _UPDATE_SLOTS_FROM_ARRAYS,
             {
-                "id": slot.id,
-                "key_id": wrapped.key_id,
-                "wrapped_key": wrapped.blob,
-                "rewrapped_at": now,
-            }
+                "ids": [slot_id for slot_id, _ in updates],
+                "key_ids": [wrapped.key_id for _, wrapped in updates],
+                "blobs": [wrapped.blob for _, wrapped in updates],
+                "now": now,
+            },
         )
-    session.execute(sa.update(KeySlot), updates)
-    return len(updates)
+        # The statement went past the ORM: slots this session holds must not keep the old
+        # wrapping (the bulk update below keeps them in step by itself).
+        rewrapped = {slot_id for slot_id, _ in updates}
+        for held in list(session.identity_map.values()):
+            if not isinstance(held, KeySlot):
+                continue
+            # The identity, not ``held.id``: reading an expired attribute would load the row.
+            identity = sa.inspect(held).identity
+            if identity is not None and identity[0] in rewrapped:
+                session.expire(held)
+        return
+    session.execute(
+        sa.update(KeySlot),
+        [
+            {"id": slot_id, "key_id": w.key_id, "wrapped_key": w.blob, "rewrapped_at": now}
+            for slot_id, w in updates
+        ],
+    )
 
 
 def rewrap_cases(
@@ -189,17 +243,8 @@ def rewrap_cases(
             if not skip_destroyed:
                 raise
             continue
-        wrapped = keys.wrap(dek, context, key_id=targets[slot.case_id])
-        updates.append(
-            {
-                "id": slot.id,
-                "key_id": wrapped.key_id,
-                "wrapped_key": wrapped.blob,
-                "rewrapped_at": now,
-            }
-        )
-    if updates:
-        session.execute(sa.update(KeySlot), updates)
+        updates.append((slot.id, keys.wrap(dek, context, key_id=targets[slot.case_id])))
+    _store_rewrapped(session, updates, now)
     return len(updates)
 
 
@@ -240,10 +285,17 @@ def rotate_keys(
         )
         commit()
     total = 0
+    after_id = 0
     while True:
-        done = rewrap_batch(session, keys, now, batch_size)
+        done, last_id = _rewrap_after(session, keys, now, batch_size, after_id)
         if not done:
-            break
+            if after_id == 0:
+                break
+            # One more pass from the first slot: a worker that had not yet seen the new key
+            # may have wrapped a new case's key under the old one behind this pass.
+            after_id = 0
+            continue
+        after_id = last_id
         commit()
         total += done
         if on_progress:
