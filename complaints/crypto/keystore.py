@@ -104,6 +104,9 @@ class KeyStore(Protocol):
 
     def keks(self) -> list[KekInfo]: ...
 
+    def readable(self, key_id: str) -> bool:
+        """Whether the key can be used now: listed in the store and its material readable."""
+
     def create_kek(self, now: datetime) -> str:
         """Create a new KEK and make it the active one; the old active KEK becomes previous."""
 
@@ -233,6 +236,14 @@ class LocalKeyStore:
             KekInfo(key_id, KekStatus(info["status"]), info["created_at"])
             for key_id, info in sorted(state["keks"].items(), key=lambda kv: kv[1]["created_at"])
         ]
+
+    def readable(self, key_id: str) -> bool:
+        self._keys.pop(f"kek:{key_id}", None)  # ask the disk, not this process's memory
+        try:
+            self._kek(key_id)
+        except KeyStoreError:
+            return False
+        return True
 
     def create_kek(self, now: datetime) -> str:
         with self._lock:

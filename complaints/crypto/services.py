@@ -98,7 +98,7 @@ def case_cipher(session: Session, keys: KeyStore, case_id: uuid.UUID) -> FieldCi
 @dataclass(frozen=True)
 class KeyUsage:
     key_id: str
-    status: KekStatus | None  # None: slots refer to a key the store does not hold
+    status: KekStatus | None  # None: slots refer to a key the store does not hold or can't read
     created_at: str | None
     slots: int
 
@@ -112,10 +112,13 @@ def key_usage(session: Session, keys: KeyStore) -> list[KeyUsage]:
             .group_by(KeySlot.key_id)
         ).all()
     )
-    usage = [
-        KeyUsage(info.key_id, info.status, info.created_at, counts.pop(info.key_id, 0))
-        for info in keys.keks()
-    ]
+    usage = []
+    for info in keys.keks():
+        slots = counts.pop(info.key_id, 0)
+        status: KekStatus | None = info.status
+        if slots and status != KekStatus.DESTROYED and not keys.readable(info.key_id):
+            status = None  # listed, but its file is gone or damaged: those cases cannot open
+        usage.append(KeyUsage(info.key_id, status, info.created_at, slots))
     usage.extend(KeyUsage(key_id, None, None, count) for key_id, count in sorted(counts.items()))
     return usage
 

@@ -153,6 +153,21 @@ def test_status_fails_when_slots_name_a_key_the_store_lacks(
     assert "wrapped by a key the store does not hold" in result.output
 
 
+def test_status_fails_when_a_retired_key_file_is_gone_but_slots_still_use_it(
+    committed_app: Flask, clock: Clock, keystore_path: Path
+) -> None:
+    _make_cases(committed_app, clock, 2)
+    with committed_app.app_context():
+        keys = keystore()
+        old = keys.active_kek_id()
+        keys.create_kek(clock())
+        keys.retire_kek(old)  # retired too early: its cases were never rewrapped
+    (keystore_path / "kek" / f"{old}.key").unlink()
+    result = _invoke(committed_app, "keys", "status")
+    assert result.exit_code == 1
+    assert _status_rows(result.output)[old] == ("MISSING", 2)
+
+
 # rotate and rewrap --------------------------------------------------------------------------
 
 
