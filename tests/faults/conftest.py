@@ -25,20 +25,6 @@ from complaints import db, migrate
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test module that sets ``ONLY_BACKEND`` is not collected on the other backend's run:
-    deselected, not skipped, so CI never shows a skip for it."""
-    backend = config.getoption("--db")
-    keep: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
-    for item in items:
-        only = getattr(getattr(item, "module", None), "ONLY_BACKEND", None)
-        (dropped if only is not None and only != backend else keep).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
