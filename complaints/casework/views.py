@@ -15,7 +15,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -67,7 +66,7 @@ from complaints.retention.holds import (
 )
 from complaints.retention.policy import retention_policy
 from complaints.retention.register import period_text
-from complaints.web.errors import render_error
+from complaints.web.errors import answer_case_conflicts, render_error
 from complaints.web.i18n import _
 from complaints.web.uploads import size_text
 from complaints.workflow.config import RouteWorkflow, TransitionSpec, workflow
@@ -95,20 +94,7 @@ def _actor() -> Actor:
     return Actor.staff(staff_user().account.id)
 
 
-@bp.errorhandler(StaleDataError)
-def _changed_meanwhile(error: StaleDataError) -> Response:
-    # Someone else changed the case in the same moment (a reply while the complainant writes,
-    # say), and the version check caught it on a flush the view did not expect: nothing was
-    # saved; say so instead of a server error.
-    db.rollback()
-    flash(
-        _("This case was changed by someone else meanwhile. Check the page and try again."),
-        "error",
-    )
-    case_id = (request.view_args or {}).get("case_id")
-    if case_id is None:
-        return redirect(url_for("casework.inbox_page"), code=303)
-    return redirect(url_for("casework.case_page", case_id=case_id), code=303)
+answer_case_conflicts(bp, "casework.case_page")
 
 
 # The inbox -------------------------------------------------------------------------------------

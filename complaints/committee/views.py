@@ -14,10 +14,9 @@ from datetime import date
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -73,7 +72,7 @@ from complaints.committee.texts import (
     refusal_text,
 )
 from complaints.crypto.services import indexer, keystore
-from complaints.web.errors import render_error
+from complaints.web.errors import answer_case_conflicts, render_error
 from complaints.web.i18n import _
 from complaints.workflow.config import workflow
 from complaints.workflow.services import DeadlineStatus, deadline_views
@@ -131,19 +130,7 @@ def _actor() -> Actor:
     return Actor.staff(staff_user().account.id)
 
 
-@bp.errorhandler(StaleDataError)
-def _changed_meanwhile(error: StaleDataError) -> Response:
-    # A conflict caught on a flush outside the services' own check (e.g. while auditing):
-    # nothing was saved; the page says so, as for a conflict the services catch themselves.
-    db.rollback()
-    flash(
-        _("This case was changed by someone else meanwhile. Check the page and try again."),
-        "error",
-    )
-    case_id = (request.view_args or {}).get("case_id")
-    if case_id is None:
-        return redirect(url_for("casework.inbox_page"), code=303)
-    return redirect(url_for("committee.page", case_id=case_id), code=303)
+answer_case_conflicts(bp, "committee.page")
 
 
 def _open(case_id: uuid.UUID) -> CommitteeCase:

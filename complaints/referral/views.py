@@ -69,7 +69,7 @@ from complaints.referral.wording import (
     scope_options,
 )
 from complaints.routing.services import NoEligibleHandler
-from complaints.web.errors import render_error
+from complaints.web.errors import answer_case_conflicts, render_error
 from complaints.web.i18n import _
 from complaints.workflow.config import workflow
 from complaints.workflow.services import deadline_views, local_date
@@ -84,19 +84,7 @@ def _actor() -> Actor:
     return Actor.staff(staff_user().account.id)
 
 
-@bp.errorhandler(StaleDataError)
-def _changed_meanwhile(error: StaleDataError) -> Response:
-    # Someone else changed the case in the same moment (e.g. recording consent while the
-    # complainant writes): nothing was saved; say so instead of a server error.
-    db.rollback()
-    flash(
-        _("This case was changed by someone else meanwhile. Check the page and try again."),
-        "error",
-    )
-    case_id = (request.view_args or {}).get("case_id")
-    if case_id is None:
-        return redirect(url_for("casework.inbox_page"), code=303)
-    return redirect(url_for("referral.refer", case_id=case_id), code=303)
+answer_case_conflicts(bp, "referral.refer")
 
 
 # Referral ---------------------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, render_template, request, url_for
+from flask import Blueprint, Flask, Response, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response as BaseResponse
 
+from complaints import db
 from complaints.crypto.keystore import KeyStoreUnavailable
 from complaints.logs import get_logger
 from complaints.web.i18n import _
@@ -116,3 +119,22 @@ def init_app(app: Flask) -> None:
         if response.status_code == 503 and "Retry-After" not in response.headers:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+def answer_case_conflicts(bp: Blueprint, case_page: str) -> None:
+    """On ``bp``, a version conflict found on a flush the view did not expect (someone else
+    changed the case in the same moment, caught by ``Case.version``) rolls back and sends the
+    user to ``case_page`` (an endpoint taking ``case_id``), saying nothing was saved, instead
+    of a server error."""
+
+    @bp.errorhandler(StaleDataError)
+    def changed_meanwhile(error: StaleDataError) -> BaseResponse:
+        db.rollback()
+        flash(
+            _("This case was changed by someone else meanwhile. Check the page and try again."),
+            "error",
+        )
+        case_id = (request.view_args or {}).get("case_id")
+        if case_id is None:
+            return redirect(url_for("casework.inbox_page"), code=303)
+        return redirect(url_for(case_page, case_id=case_id), code=303)
