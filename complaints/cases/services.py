@@ -212,8 +212,7 @@ def open_case(
         audit(AuditOutcome.DENIED, reason="no_grant")
         raise CaseNotFound(str(case_id))
     parties = session.scalars(sa.select(CaseParty).where(CaseParty.case_id == case_id)).all()
-    reader_index = blind.person(reader_person_id)
-    if any(p.kind is PartyKind.ACCUSED and p.person_index == reader_index for p in parties):
+    if _named_as_accused(session, blind, parties, reader_person_id):
         audit(AuditOutcome.DENIED, reason="accused")
         raise CaseNotFound(str(case_id))
     try:
@@ -244,6 +243,26 @@ def _decrypt(
         complainant=complainant,
         parties=[_open_party(cipher, party) for party in parties],
     )
+
+
+def _named_as_accused(
+    session: Session, blind: BlindIndexer, parties: Sequence[CaseParty], person_id: int
+) -> bool:
+    """Whether an accused party is this person: picked from the directory (person index), or
+    typed as free text that normalises to their directory name (name index), the same match
+    routing and ``_refuse_accused_grants`` make. A grant can exist all the same (added by
+    hand, or a name corrected in the directory later); opening is the last check."""
+    accused = [p for p in parties if p.kind is PartyKind.ACCUSED]
+    if not accused:
+        return False
+    if any(p.person_index == blind.person(person_id) for p in accused):
+        return True
+    person = session.get(Person, person_id)
+    # A name that normalises to nothing ("-") names nobody, as in routing.
+    if person is None or not normalise_name(person.name):
+        return False
+    name_index = blind.name(person.name)
+    return any(p.name_index == name_index for p in accused)
 
 
 def _has_grant(session: Session, case_id: uuid.UUID, person_id: int) -> bool:

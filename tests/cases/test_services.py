@@ -38,6 +38,7 @@ from complaints.cases.services import (
 )
 from complaints.crypto.models import KeySlot
 from complaints.crypto.services import indexer, keystore
+from complaints.directory.models import OrgUnit, Person
 from complaints.models import metadata
 from tests.conftest import Clock, app_session
 from tests.factories import make_org, make_person
@@ -378,6 +379,50 @@ def test_witness_and_name_only_accused_are_no_obstacle_to_the_handler(
     )
     with app_session(app) as session:
         assert _open(session, clock, case_id, people.handler).case.id == case_id
+
+
+def _grant_by_hand(app: Flask, clock: Clock, case_id: uuid.UUID, person_id: int) -> None:
+    """A grant row as a mistake or a later directory change could leave it: ``create_case``
+    itself refuses to grant anyone named as accused."""
+    with app_session(app) as session:
+        session.add(
+            CaseAccessGrant(
+                case_id=case_id, person_id=person_id, role=GrantRole.MANAGER, granted_at=clock()
+            )
+        )
+
+
+def test_a_handler_typed_as_free_text_accused_cannot_open_even_with_a_grant_row(
+    app: Flask, clock: Clock, people: People
+) -> None:
+    with app_session(app) as session:
+        handler = session.get(Person, people.handler)
+        assert handler is not None
+        unit = session.get(OrgUnit, handler.unit_id)
+        assert unit is not None
+        named = make_person(session, unit, clock(), name="Jan-Willem de Vries").id
+        bystander = make_person(session, unit, clock(), name="Jan Willem Vos").id
+    # Typed, not picked: other case, word order and punctuation, no directory id at all.
+    draft = _draft(people, parties=(NewParty(PartyKind.ACCUSED, name="de VRIES, jan willem"),))
+    case_id = _create(app, clock, people, draft)
+    _grant_by_hand(app, clock, case_id, named)
+    _grant_by_hand(app, clock, case_id, bystander)
+    with app_session(app) as session:
+        (party,) = session.scalars(sa.select(CaseParty).where(CaseParty.case_id == case_id))
+        # Weakened set-up: a check by directory id alone sees nobody it knows, so it would
+        # let the accused in.
+        assert party.person_index is None
+        assert party.name_index is not None
+        with pytest.raises(CaseNotFound):
+            _open(session, clock, case_id, named)
+        # Control: a similar but different name is no obstacle, nor is the handler's own grant.
+        assert _open(session, clock, case_id, bystander).case.id == case_id
+        assert _open(session, clock, case_id, people.handler).case.id == case_id
+    with app_session(app) as session:
+        denied, *allowed = _open_events(session)
+        assert (denied.outcome, denied.details) == (AuditOutcome.DENIED, {"reason": "accused"})
+        assert denied.object_id == str(case_id)
+        assert [event.outcome for event in allowed] == [AuditOutcome.SUCCESS] * 2
 
 
 # Tampering ----------------------------------------------------------------------------------
