@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import click
+import sqlalchemy as sa
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
 from complaints import db
 from complaints.clock import now
+from complaints.notify.models import Notification, NotificationStatus
 from complaints.workflow.config import workflow
-from complaints.workflow.reminders import send_reminders
+from complaints.workflow.reminders import count_deadlines, send_reminders
 from complaints.workflow.services import local_date
 
 group = AppGroup("deadlines", help="Statutory deadlines.")
@@ -19,7 +23,8 @@ group = AppGroup("deadlines", help="Statutory deadlines.")
 @group.command(
     "remind",
     help="E-mail the handlers of each case about deadlines due within --days days and about "
-    "overdue ones; each deadline is reminded once before its day and once after it.",
+    "overdue ones; each deadline is reminded once before its day and once after it. The "
+    "e-mails are sent at once; what the mail server does not take waits for 'notify send'.",
 )
 @click.option(
     "--as-of",
@@ -40,7 +45,28 @@ def remind_command(as_of: datetime | None, days: int) -> None:
     today = as_of.date() if as_of is not None else local_date(moment)
     with db.unit_of_work() as session:
         report = send_reminders(session, workflow(), today=today, days=days, now=moment)
+    # The commit above already tried to send what it queued (queue_notification delivers
+    # after the commit); say what really went out, and what waits for ``notify send``.
+    with db.unit_of_work() as session:
+        sent = _sent(session, report.notification_ids)
+        counts = count_deadlines(session, today=today, days=days)
+    waiting = len(report.notification_ids) - sent
     click.echo(
-        f"as of {today.isoformat()}: {report.due_soon} due within {days} day(s), "
-        f"{report.overdue} overdue; {report.emails} e-mail(s) queued"
+        f"as of {today.isoformat()}: {counts.overdue} deadline(s) overdue, "
+        f"{counts.due_soon} due within {days} day(s); reminded now: {report.overdue} overdue, "
+        f"{report.due_soon} due soon; {sent} e-mail(s) sent, "
+        f"{waiting} waiting for 'notify send'"
+    )
+
+
+def _sent(session: Session, ids: Sequence[int]) -> int:
+    if not ids:
+        return 0
+    return int(
+        session.scalar(
+            sa.select(sa.func.count()).where(
+                Notification.id.in_(ids), Notification.status == NotificationStatus.SENT
+            )
+        )
+        or 0
     )

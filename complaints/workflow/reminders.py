@@ -30,6 +30,16 @@ class ReminderReport:
     due_soon: int = 0  # deadlines reminded before their day
     overdue: int = 0  # deadlines reminded because their day has passed
     emails: int = 0  # notifications queued
+    # The notifications queued: they go out after the commit, and what fails stays pending.
+    notification_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadlineCounts:
+    """Running deadlines on a day, reminded or not: what an operator asks "how many"."""
+
+    overdue: int  # past their day
+    due_soon: int  # due from the day to ``days`` later
 
 
 def send_reminders(
@@ -38,7 +48,8 @@ def send_reminders(
     """Queue reminders for deadlines due from ``today`` to ``today + days`` and overdue ones."""
     rows = session.execute(_due_query(today, days)).all()
     handlers = active_handlers(session, {case.id for _deadline, case in rows})
-    due_soon = overdue = emails = 0
+    due_soon = overdue = 0
+    queued: list[int] = []
     for deadline, case in rows:
         late = deadline.due_on < today
         params: dict[str, str | int | bool] = {
@@ -48,10 +59,10 @@ def send_reminders(
             **_label_params(workflow, case, deadline.name),
         }
         for person_id in handlers.get(case.id, []):
-            queue_notification(
+            notification = queue_notification(
                 session, recipient_person_id=person_id, kind=KIND, params=params, now=now
             )
-            emails += 1
+            queued.append(notification.id)
         if late:
             deadline.overdue_reminded_at = now
             overdue += 1
@@ -59,23 +70,44 @@ def send_reminders(
             deadline.reminded_at = now
             due_soon += 1
     session.flush()
-    return ReminderReport(due_soon, overdue, emails)
+    return ReminderReport(due_soon, overdue, len(queued), tuple(queued))
+
+
+def count_deadlines(session: Session, *, today: date, days: int) -> DeadlineCounts:
+    """How many running deadlines are overdue on ``today``, and how many fall due from
+    ``today`` to ``today + days``, whether or not they were reminded already."""
+    late, soon = _late(today), _soon(today, days)
+    row = session.execute(
+        sa.select(
+            sa.func.count().filter(late),
+            sa.func.count().filter(soon),
+        ).where(_running(), sa.or_(late, soon))
+    ).one()
+    return DeadlineCounts(overdue=int(row[0]), due_soon=int(row[1]))
+
+
+def _running() -> sa.ColumnElement[bool]:
+    # A paused deadline (committee mediation) is not counting down: neither overdue nor due.
+    return sa.and_(
+        Deadline.met_at.is_(None), Deadline.cancelled_at.is_(None), Deadline.paused_at.is_(None)
+    )
+
+
+def _late(today: date) -> sa.ColumnElement[bool]:
+    return Deadline.due_on < today
+
+
+def _soon(today: date, days: int) -> sa.ColumnElement[bool]:
+    return sa.and_(Deadline.due_on >= today, Deadline.due_on <= today + timedelta(days=days))
 
 
 def _due_query(today: date, days: int) -> sa.Select[Deadline, Case]:
-    running = sa.and_(
-        Deadline.met_at.is_(None), Deadline.cancelled_at.is_(None), Deadline.paused_at.is_(None)
-    )
-    soon = sa.and_(
-        Deadline.due_on >= today,
-        Deadline.due_on <= today + timedelta(days=days),
-        Deadline.reminded_at.is_(None),
-    )
-    late = sa.and_(Deadline.due_on < today, Deadline.overdue_reminded_at.is_(None))
+    soon = sa.and_(_soon(today, days), Deadline.reminded_at.is_(None))
+    late = sa.and_(_late(today), Deadline.overdue_reminded_at.is_(None))
     return (
         sa.select(Deadline, Case)
         .join(Case, Case.id == Deadline.case_id)
-        .where(running, sa.or_(soon, late))
+        .where(_running(), sa.or_(soon, late))
         .order_by(Deadline.due_on, Deadline.id)
         # Two runs at once (two timers) must not both remind: PostgreSQL skips rows the
         # other run holds; SQLite's transactions take the write lock at BEGIN.

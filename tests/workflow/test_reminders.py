@@ -30,6 +30,26 @@ def remind(app: Flask, *args: str) -> Result:
     return result
 
 
+def line(
+    day: str,
+    *,
+    overdue: int,
+    due: int,
+    days: int = 3,
+    reminded_overdue: int = 0,
+    reminded_due: int = 0,
+    sent: int = 0,
+    waiting: int = 0,
+) -> str:
+    """What ``deadlines remind`` prints: deadlines counted as they stand on ``day``, then what
+    this run reminded, then the e-mails as they went (or did not go) out."""
+    return (
+        f"as of {day}: {overdue} deadline(s) overdue, {due} due within {days} day(s); "
+        f"reminded now: {reminded_overdue} overdue, {reminded_due} due soon; "
+        f"{sent} e-mail(s) sent, {waiting} waiting for 'notify send'\n"
+    )
+
+
 def reminders(server: MailServer) -> list[Received]:
     return [r for r in server.received if "Time limit" in r.message["Subject"]]
 
@@ -82,8 +102,8 @@ def test_reminders_before_and_after_the_day_once_each(
     # Saturday 7 March: confirming receipt is due on the 9th.
     clock.current = datetime(2026, 3, 7, 8, 0, tzinfo=UTC)
     result = remind(mail_app)
-    assert (
-        result.output == "as of 2026-03-07: 1 due within 3 day(s), 0 overdue; 2 e-mail(s) queued\n"
+    assert result.output == line(
+        "2026-03-07", overdue=0, due=1, reminded_overdue=0, reminded_due=1, sent=2
     )
     first = reminders(mail_server)
     assert recipients(first) == SECRETARIES
@@ -96,39 +116,32 @@ def test_reminders_before_and_after_the_day_once_each(
         assert "kleineert" not in body  # nothing of the complaint itself
         assert "Bakker" not in body
 
-    # Again the same day, and the day after: nothing new.
-    assert remind(mail_app).output.endswith(
-        "0 due within 3 day(s), 0 overdue; 0 e-mail(s) queued\n"
-    )
+    # Again the same day, and the day after: nothing new is sent, but the deadline is still
+    # counted as due (it is a count of deadlines, not of reminders).
+    assert remind(mail_app).output == line("2026-03-07", overdue=0, due=1)
     clock.advance(days=1)
-    assert remind(mail_app).output.endswith("; 0 e-mail(s) queued\n")
+    assert remind(mail_app).output == line("2026-03-08", overdue=0, due=1)
     assert len(reminders(mail_server)) == 2
 
     # Tuesday 10 March: it has passed.
     clock.current = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
     result = remind(mail_app)
-    assert (
-        result.output == "as of 2026-03-10: 0 due within 3 day(s), 1 overdue; 2 e-mail(s) queued\n"
-    )
+    assert result.output == line("2026-03-10", overdue=1, due=0, reminded_overdue=1, sent=2)
     overdue = reminders(mail_server)[2:]
     assert recipients(overdue) == SECRETARIES
     assert all(f"Time limit passed in report {reference}" in m.message["Subject"] for m in overdue)
     assert "was due on March 9, 2026 and has not been met." in text(overdue[0])
-    assert remind(mail_app).output.endswith("; 0 e-mail(s) queued\n")
+    assert remind(mail_app).output == line("2026-03-10", overdue=1, due=0)
 
     # --as-of counts from another day: the admissibility decision is due on the 16th.
     result = remind(mail_app, "--as-of", "2026-03-14")
-    assert (
-        result.output == "as of 2026-03-14: 1 due within 3 day(s), 0 overdue; 2 e-mail(s) queued\n"
-    )
+    assert result.output == line("2026-03-14", overdue=1, due=1, reminded_due=1, sent=2)
     assert "“Decision on admissibility”" in text(reminders(mail_server)[-1])
 
     # Long after: admissibility and decision are overdue on the open case; the paused decision
     # of the case in mediation and the settled receipt are never reminded.
     result = remind(mail_app, "--as-of", "2026-06-01", "--days", "0")
-    assert (
-        result.output == "as of 2026-06-01: 0 due within 0 day(s), 2 overdue; 4 e-mail(s) queued\n"
-    )
+    assert result.output == line("2026-06-01", overdue=3, due=0, days=0, reminded_overdue=2, sent=4)
     with app_session(mail_app) as session:
         rows = session.scalars(sa.select(Deadline)).all()
         touched = {
@@ -155,8 +168,8 @@ def test_a_moved_due_day_is_reminded_again_and_a_resumed_one_is_reminded_at_all(
 ) -> None:
     cases = file_cases(mail_app, clock)
     # 9 May: the open case's decision is due on the 11th (and the rest has long passed).
-    assert remind(mail_app, "--as-of", "2026-05-09").output == (
-        "as of 2026-05-09: 1 due within 3 day(s), 2 overdue; 6 e-mail(s) queued\n"
+    assert remind(mail_app, "--as-of", "2026-05-09").output == line(
+        "2026-05-09", overdue=2, due=1, reminded_overdue=2, reminded_due=1, sent=6
     )
     with app_session(mail_app) as session:
         people = import_demo_directory(session, clock())
@@ -178,13 +191,32 @@ def test_a_moved_due_day_is_reminded_again_and_a_resumed_one_is_reminded_at_all(
         }
     assert due[cases["open"]].isoformat() == "2026-06-08"
     assert due[cases["paused"]].isoformat() == "2026-05-31"  # 11 May + 20 days stood still
-    assert remind(mail_app, "--as-of", "2026-05-29").output == (
-        "as of 2026-05-29: 1 due within 3 day(s), 0 overdue; 2 e-mail(s) queued\n"
+    assert remind(mail_app, "--as-of", "2026-05-29").output == line(
+        "2026-05-29", overdue=1, due=1, reminded_due=1, sent=2
     )
-    # The extended one is due again; the resumed one has passed meanwhile.
-    assert remind(mail_app, "--as-of", "2026-06-06").output == (
-        "as of 2026-06-06: 1 due within 3 day(s), 1 overdue; 4 e-mail(s) queued\n"
+    # The extended one is due again; the resumed one has passed meanwhile. Admissibility on
+    # the open case is still overdue, reminded long ago: counted, not reminded again.
+    assert remind(mail_app, "--as-of", "2026-06-06").output == line(
+        "2026-06-06", overdue=2, due=1, reminded_overdue=1, reminded_due=1, sent=4
     )
     bodies = [text(mail) for mail in reminders(mail_server)[-4:]]
     assert sum("is due on June 8, 2026." in body for body in bodies) == 2
     assert sum("was due on May 31, 2026 and has not been met." in body for body in bodies) == 2
+
+
+def test_with_the_mail_server_down_it_says_the_reminders_wait_and_notify_send_sends_them(
+    mail_app: Flask, mail_server: MailServer, clock: Clock
+) -> None:
+    file_cases(mail_app, clock)
+    clock.current = datetime(2026, 3, 7, 8, 0, tzinfo=UTC)
+    mail_server.stop()
+    # Not "sent": the relay refused the connection, so both e-mails wait in the outbox.
+    assert remind(mail_app).output == line(
+        "2026-03-07", overdue=0, due=1, reminded_due=1, sent=0, waiting=2
+    )
+    assert reminders(mail_server) == []
+    mail_server.start()
+    clock.advance(minutes=5)  # past the first retry delay
+    sent = mail_app.test_cli_runner().invoke(args=["notify", "send"])
+    assert sent.output == "sent 2, to retry 0, given up 0\n", sent.output
+    assert recipients(reminders(mail_server)) == SECRETARIES
