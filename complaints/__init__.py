@@ -36,9 +36,8 @@ from complaints.settings import ConfigurationError, Settings, development_secret
 from complaints.stats import api as stats_api
 from complaints.stats import reports as stats_reports
 from complaints.stats import views as stats_views
-from complaints.web import errors, i18n, lifecycle, security, templating
+from complaints.web import errors, i18n, lifecycle, limits, security, templating
 from complaints.web import views as web_views
-from complaints.web.limits import limiter
 from complaints.workflow import cli as deadlines_cli
 from complaints.workflow.config import load_workflow
 
@@ -97,7 +96,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     crypto.init_app(app, keys)
 
     CSRFProtect(app)
-    limiter.init_app(app)
+    limits.init_app(app, settings)
     i18n.init_app(app, settings.default_locale)
     security.init_app(app, settings)
     lifecycle.init_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -12,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from complaints import db
 from complaints.crypto.keystore import KeyStoreUnavailable
 from complaints.logs import get_logger
+from complaints.settings import current_settings
 from complaints.web.i18n import _
 
 log = get_logger(__name__)
@@ -58,16 +60,39 @@ def _texts(code: int) -> tuple[str, str]:
 
 
 def service_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` means the database (or the key store) cannot serve us right now:
-    stopped, unreachable, a dropped connection, or out of disk space. Retrying later helps;
-    the request itself was not at fault."""
-    return isinstance(error, OperationalError | KeyStoreUnavailable) or (
+    """Whether ``error`` means the database, the key store or the rate-limit counters (Redis)
+    cannot serve us right now: stopped, unreachable, a dropped connection, or out of disk
+    space. Retrying later helps; the request itself was not at fault."""
+    return isinstance(error, OperationalError | KeyStoreUnavailable | StorageError) or (
         isinstance(error, DBAPIError) and error.connection_invalidated
     )
 
 
+def _counters_unavailable() -> tuple[str, int]:
+    """The rate-limit counters cannot be reached, so a limited request (log-in, sending a
+    report, a receipt code) is refused rather than let through uncounted (see
+    ``complaints/web/limits.py``). Nothing the user entered before is lost, and the page says
+    so: a report in progress is a draft in the database, which this did not touch."""
+    back_url = url_for("intake.review") if request.blueprint == "intake" else None
+    return render_error(
+        503,
+        _("Temporarily unavailable"),
+        _(
+            "The service cannot handle this right now; please try again in a few minutes. "
+            "Nothing is lost: a report you were writing stays saved in this browser for "
+            "%(hours)s hours after your last change.",
+            hours=current_settings().draft_lifetime_hours,
+        ),
+        back_url=back_url,
+    )
+
+
 def render_error(
-    code: int, title: str | None = None, explanation: str | None = None
+    code: int,
+    title: str | None = None,
+    explanation: str | None = None,
+    *,
+    back_url: str | None = None,
 ) -> tuple[str, int]:
     g.rendering_error = True
     default_title, default_explanation = _texts(code)
@@ -80,6 +105,7 @@ def render_error(
             code=code,
             title=title or default_title,
             explanation=explanation or default_explanation,
+            back_url=back_url,
             **switch,
         )
     except Exception:  # the error page itself failed: still no trace for the user
@@ -107,6 +133,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> tuple[str, int]:
         original = error.original_exception or error
+        if isinstance(original, StorageError):
+            # The class of the cause only: its message names the storage's address.
+            log.error(
+                "service_unavailable",
+                error=type(original).__name__,
+                cause=type(original.storage_error).__name__,
+            )
+            return _counters_unavailable()
         if service_unavailable(original):
             # The class only: a database message may quote the statement being run.
             log.error("service_unavailable", error=type(original).__name__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from types import TracebackType
 
 import structlog
 from flask import Flask, Response, g, request
@@ -25,6 +26,20 @@ class ComplaintsFlask(Flask):
         result = super().dispatch_request()
         db.commit()
         return result
+
+    def log_exception(
+        self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]
+    ) -> None:
+        """Flask logs every unhandled exception with its message and traceback. An outage of
+        the database, the key store or the rate-limit counters is answered with a 503 and
+        logged in one line by class (``complaints/web/errors.py``): its message may quote the
+        statement being run or the address of a server, and it is not a bug to trace."""
+        from complaints.web.errors import service_unavailable
+
+        error = exc_info[1]
+        if error is not None and service_unavailable(error):
+            return
+        super().log_exception(exc_info)
 
 
 def init_app(app: Flask) -> None:

@@ -11,6 +11,7 @@ from complaints.crypto.services import keystore
 from complaints.logs import get_logger
 from complaints.web.forms import LanguageForm
 from complaints.web.i18n import LANGUAGE_COOKIE
+from complaints.web.limits import storage_reachable
 from complaints.web.navigation import safe_next
 
 bp = Blueprint("web", __name__)
@@ -48,8 +49,10 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Readiness: the database answers with the current schema, and the key store can be read."""
-    checks = {"database": "ok", "keystore": "ok"}
+    """Readiness: the database answers with the current schema, the key store can be read,
+    and the rate-limit counters (Redis) answer: without them log-in, sending a report and
+    entering a receipt code are refused (they fail closed), so the service is not ready."""
+    checks = {"database": "ok", "keystore": "ok", "ratelimit": "ok"}
     try:
         if db.database().schema_revision() != migrate.head_revision():
             checks["database"] = "migrations pending"
@@ -61,5 +64,8 @@ def readyz() -> tuple[Response, int]:
     except KeyStoreError as exc:
         log.warning("readiness.keystore_unavailable", error=type(exc).__name__)
         checks["keystore"] = "unavailable"
+    if not storage_reachable():
+        log.warning("readiness.ratelimit_unavailable")
+        checks["ratelimit"] = "unavailable"
     ready = all(value == "ok" for value in checks.values())
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503

@@ -173,7 +173,10 @@ def test_health_and_readiness(app: Flask, client: FlaskClient, keystore_path: Pa
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json() == {"status": "ready", "checks": {"database": "ok", "keystore": "ok"}}
+    assert ready.get_json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "keystore": "ok", "ratelimit": "ok"},
+    }
     shutil.rmtree(keystore_path)
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503
