@@ -3,16 +3,16 @@
 Serving (gunicorn, ``flask run``) refuses to start without a usable key store. Other CLI
 commands may start without one, so that ``flask --app wsgi keys init`` can create it; each
 command that needs keys checks for them itself and fails closed.
+
+A refusal is one line on standard error and exit status 2; in a gunicorn worker gunicorn's
+halt code, so that its master stops (``complaints/web/startup.py``).
 """
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from complaints import create_app
-from complaints.settings import ConfigurationError
+from complaints.web.startup import build_or_refuse
 
 
 def _serving() -> bool:
@@ -20,8 +20,4 @@ def _serving() -> bool:
     return context is None or context.command.name == "run"
 
 
-try:
-    app = create_app(strict_startup=_serving())
-except ConfigurationError as exc:
-    print(f"complaints: cannot start: {exc}", file=sys.stderr)  # noqa: T201
-    raise SystemExit(2) from None
+app = build_or_refuse(strict_startup=_serving())

@@ -57,6 +57,24 @@ class _NoAddressesOrPaths(logging.Filter):
         return True
 
 
+def on_starting(server):
+    """Before gunicorn binds or tells systemd it is ready: the application's own start-up
+    checks (settings, policy files, key store). A refusal ends gunicorn here with one line and
+    exit status 2, instead of workers failing to boot once a second behind a READY service.
+    Also warns when Redis (the rate-limit counters) does not answer."""
+    from complaints.web.startup import check_before_serving
+
+    check_before_serving()
+
+
+def post_fork(server, worker):
+    # A worker that still cannot build the application stops the master (gunicorn's
+    # WORKER_BOOT_ERROR) rather than being started again and again.
+    from complaints.web.startup import mark_gunicorn_worker
+
+    mark_gunicorn_worker()
+
+
 def post_worker_init(worker):
     worker.log.error_log.addFilter(_NoAddressesOrPaths())
 
