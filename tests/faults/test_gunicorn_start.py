@@ -31,6 +31,9 @@ import pytest
 from complaints.web.startup import EXIT_REFUSED
 from tests.conftest import ROOT, TEST_SECRET
 
+# The database is never opened: one run is enough, whichever backend the suite runs on.
+ONLY_BACKEND = "sqlite"
+
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 WORKER_BOOT_ERROR = 3  # gunicorn.arbiter.Arbiter.WORKER_BOOT_ERROR: the master halts on it
 # "Within seconds" on a busy shared machine: importing the application alone takes a few.
