@@ -19,7 +19,7 @@ from flask import Flask
 
 from complaints import create_app
 from complaints.audit.anchor import _sign, anchor_chain, verify_anchors
-from complaints.audit.models import AuditEvent
+from complaints.audit.models import AuditCheckpoint, AuditEvent
 from complaints.audit.services import Actor, record_event, verify_chain
 from complaints.crypto.keystore import LocalKeyStore, SecretPurpose
 from complaints.crypto.services import keystore
@@ -379,6 +379,23 @@ def test_pruned_events_do_not_break_verification_against_older_anchors(
     clock.advance(minutes=1)
     _cut_from_the_end(committed_app, 1)
     assert _cli(committed_app, "audit", "verify").exit_code == 1
+
+
+def test_emptying_the_chain_behind_a_forged_checkpoint_is_found(
+    committed_app: Flask, clock: Clock
+) -> None:
+    """A checkpoint past every anchor would make the anchored events look pruned; but pruning
+    always leaves its own event behind, so an empty chain behind a checkpoint is an attack."""
+    _record(committed_app, clock, 6)
+    _anchor(committed_app)
+    _cut_from_the_end(committed_app, 6)
+    with app_session(committed_app) as session:
+        session.add(AuditCheckpoint(through_seq=100, hash="0" * 64, created_at=clock()))
+    result = _cli(committed_app, "audit", "verify")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "BROKEN: audit event seq=101: no events after the checkpoint (seq 100)"
+    )
 
 
 def test_verify_writes_nothing(committed_app: Flask, clock: Clock) -> None:
