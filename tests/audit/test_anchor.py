@@ -7,9 +7,13 @@ anchors can see it: the hash chain alone still verifies).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +29,7 @@ from complaints.crypto.keystore import LocalKeyStore, SecretPurpose
 from complaints.crypto.services import keystore
 from complaints.models import metadata
 from complaints.settings import current_settings
-from tests.conftest import Clock, app_session, make_settings
+from tests.conftest import ROOT, TEST_SECRET, Clock, app_session, make_settings
 
 AUDIT_EVENTS = metadata.tables["audit_events"]
 
@@ -434,3 +438,59 @@ def test_keys_init_if_missing_adds_the_anchor_secret_to_an_older_store(
     _anchor(upgraded)
     assert _cli(upgraded, "audit", "verify").exit_code == 0
     upgraded.extensions["complaints.db"].engine.dispose()
+
+
+def test_a_second_writer_waits_for_the_first(committed_app: Flask, clock: Clock) -> None:
+    """Two anchor writers never interleave: the head is read and appended under an exclusive
+    lock on the file, so the later writer reads a later head and links to the earlier line.
+    Shown with a real process held at the lock, then let go."""
+    _record(committed_app, clock, 2)
+    _anchor(committed_app)
+    path = _anchor_file(committed_app)
+    with committed_app.app_context():
+        settings = current_settings()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COMPLAINTS_")}
+    environment.update(
+        COMPLAINTS_ENV="testing",
+        COMPLAINTS_SECRET_KEY=TEST_SECRET,
+        COMPLAINTS_DATABASE_URL=settings.resolved_database_url,
+        COMPLAINTS_KEYSTORE_PATH=str(settings.resolved_keystore_path),
+        COMPLAINTS_INSTANCE_PATH=str(settings.instance_path),
+        COMPLAINTS_LOG_FORMAT="console",
+    )
+    with path.open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        writer = subprocess.Popen(
+            [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "audit", "anchor"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_until_blocked_on(path, writer)
+            assert len(_lines(path)) == 1
+            _record(committed_app, clock, 1)  # committed while the writer waits
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+        out, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0, out + err
+    lines = _lines(path)
+    assert [line["seq"] for line in lines] == [2, 3]  # the head as it was when the lock came
+    assert lines[1]["prev"] == lines[0]["mac"]
+    assert _cli(committed_app, "audit", "verify").exit_code == 0
+
+
+def _wait_until_blocked_on(path: Path, process: subprocess.Popen[str]) -> None:
+    """Until the kernel lists ``process`` as waiting for a lock on ``path`` (/proc/locks marks
+    waiters with "->"), so the test does not depend on how fast the process starts."""
+    inode = f":{path.stat().st_ino} "
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the second writer did not wait for the lock"
+        for line in Path("/proc/locks").read_text().splitlines():
+            if "->" in line and f" {process.pid} " in line and inode in line:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second writer never reached the lock")
