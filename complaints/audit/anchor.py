@@ -104,7 +104,7 @@ def anchor_chain(session: Session, keys: KeyStore, path: Path, *, now: datetime)
         os.fsync(fd)
         if previous is None:
             _sync_directory(path.parent)  # the file itself is new: make its name durable too
-    return Anchor(seq, head_hash, now, prev, mac)
+    return Anchor(seq, head_hash, now.replace(microsecond=0), prev, mac)  # as the line has it
 
 
 def read_anchors(path: Path, keys: KeyStore) -> list[Anchor]:
