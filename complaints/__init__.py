@@ -9,7 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from complaints import db, migrate
+from complaints import db, maintenance, migrate
 from complaints.accounts import cli as accounts_cli
 from complaints.accounts import login
 from complaints.accounts import views as accounts_views
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
         deadlines_cli.group,
         retention_cli.group,
     ):
-        app.cli.add_command(group)
+        app.cli.add_command(maintenance.guard_privilege_errors(group))
     return app
 
 

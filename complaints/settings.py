@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     secret_key: SecretStr | None = None
     database_url: str | None = None
+    # The maintenance (owner) role, for the commands that migrate or prune: only those use it,
+    # so the web service never needs it in its environment (docs/deployment.md).
+    maintenance_database_url: SecretStr | None = None
     instance_path: Path = Path("instance")
+    # The append-only file outside the database that records the audit chain's head.
+    audit_anchor_path: Path | None = None
 
     keystore_provider: Literal["local"] = "local"
     keystore_path: Path | None = None
@@ -173,6 +178,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.instance_path / 'complaints.db').resolve()}"
+
+    @property
+    def resolved_audit_anchor_path(self) -> Path:
+        return self.audit_anchor_path or self.instance_path / "audit-anchors.log"
 
     @property
     def resolved_keystore_path(self) -> Path:

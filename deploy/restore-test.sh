@@ -2,13 +2,22 @@
 # The regular restore test (docs/operations.md): restore a database backup and a key-store
 # backup into scratch places, and prove that together they make a working service.
 #
-#   deploy/restore-test.sh DUMP KEYS_TAR SCRATCH_URL
+#   deploy/restore-test.sh DUMP KEYS_TAR SCRATCH_URL [ANCHORS]
 #
 # DUMP         a pg_dump -Fc file made by deploy/backup.sh database
 # KEYS_TAR     a key-store archive made by deploy/backup.sh keys
 # SCRATCH_URL  an EMPTY scratch database to restore into, as a libpq URL
 #              (postgresql://complaints_restore@127.0.0.1/complaints_restore_test);
 #              never the production database. Drop it afterwards.
+# ANCHORS      optional: the live audit anchor file (/var/lib/complaints/audit/anchors.log),
+#              read only. With it, the restored chain is checked against every anchor up to
+#              the backup's last event; without it, the end of the chain is not checked (said so).
+#
+# The role in SCRATCH_URL (docs/operations.md, "The restore test"): a LOGIN role of its own,
+# complaints_restore, that owns the scratch database (createdb --owner=complaints_restore) and
+# has no right on the production database: no superuser, no CREATEDB, no membership of the
+# production roles. It owns what pg_restore creates (--no-owner), so 'db upgrade' may migrate
+# it. The user running the script needs read access to DUMP, KEYS_TAR and ANCHORS only.
 #
 # Run from the release directory (/srv/complaints). It sends no e-mail, runs no sweep, and
 # writes nothing outside the scratch database and a private temporary folder, which it removes.
@@ -16,9 +25,10 @@
 set -eu
 umask 077
 
-dump="${1:?usage: restore-test.sh DUMP KEYS_TAR SCRATCH_URL}"
-keys_tar="${2:?usage: restore-test.sh DUMP KEYS_TAR SCRATCH_URL}"
-scratch="${3:?usage: restore-test.sh DUMP KEYS_TAR SCRATCH_URL}"
+dump="${1:?usage: restore-test.sh DUMP KEYS_TAR SCRATCH_URL [ANCHORS]}"
+keys_tar="${2:?usage: restore-test.sh DUMP KEYS_TAR SCRATCH_URL [ANCHORS]}"
+scratch="${3:?usage: restore-test.sh DUMP KEYS_TAR SCRATCH_URL [ANCHORS]}"
+anchors="${4:-}"
 flask="${FLASK:-.venv/bin/flask}"
 python="${PYTHON:-.venv/bin/python}"
 
@@ -35,14 +45,19 @@ fi
 echo "== restoring the database into the scratch database"
 pg_restore --exit-on-error --no-owner --no-privileges --dbname="$scratch" "$dump"
 
-# Everything points at the copies; nothing reaches production or an SMTP server.
+# Everything points at the copies; nothing reaches production or an SMTP server. The
+# maintenance URL too: one loaded from /etc/complaints/maintenance.env would otherwise send
+# 'db upgrade' to the production database.
 COMPLAINTS_DATABASE_URL="$(printf '%s' "$scratch" | sed 's|^postgresql://|postgresql+psycopg://|')"
+COMPLAINTS_MAINTENANCE_DATABASE_URL="$COMPLAINTS_DATABASE_URL"
+COMPLAINTS_AUDIT_ANCHOR_PATH="${anchors:-$work/no-anchor-file-given}"
 COMPLAINTS_KEYSTORE_PATH="$work/keys"
 COMPLAINTS_INSTANCE_PATH="$work/instance"
 COMPLAINTS_SMTP_HOST=127.0.0.1
 COMPLAINTS_SMTP_PORT=9
 COMPLAINTS_RATELIMIT_STORAGE_URI=memory://
-export COMPLAINTS_DATABASE_URL COMPLAINTS_KEYSTORE_PATH COMPLAINTS_INSTANCE_PATH \
+export COMPLAINTS_DATABASE_URL COMPLAINTS_MAINTENANCE_DATABASE_URL COMPLAINTS_AUDIT_ANCHOR_PATH \
+    COMPLAINTS_KEYSTORE_PATH COMPLAINTS_INSTANCE_PATH \
     COMPLAINTS_SMTP_HOST COMPLAINTS_SMTP_PORT COMPLAINTS_RATELIMIT_STORAGE_URI
 
 echo "== schema"
@@ -52,8 +67,9 @@ $flask --app wsgi db upgrade
 echo "== keys: every case key must be wrapped by a key the store holds"
 $flask --app wsgi keys status
 
-echo "== audit chain"
-$flask --app wsgi audit verify
+echo "== audit chain (and its anchors up to the backup's last event)"
+# The backup is older than the anchor file: anchors after its last event are expected.
+$flask --app wsgi audit verify --restored-copy
 
 echo "== every case: unwrap its data key and decrypt its description (then discard it)"
 "$python" - <<'PY'

@@ -329,6 +329,8 @@ def backup(
         contents = open_all(source, filed, handler.person.id)
         with app_session(source) as session:
             events = session.scalar(sa.text("SELECT count(*) FROM audit_events"))
+        # The anchor timer has run: the anchor file names the chain's head at backup time.
+        assert source.test_cli_runner().invoke(args=["audit", "anchor"]).exit_code == 0
         assert source.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
 
         dump = root / ("complaints.dump" if databases.backend == "postgresql" else "complaints.db")
@@ -412,7 +414,8 @@ def test_the_restored_backup_opens_every_case_with_the_same_content(
             assert item.message in page
 
         # The audit chain verifies: every event of the backup, and the openings since.
-        verify = cli.invoke(args=["audit", "verify"])
+        # A restored copy has no anchor file of its own (the live one is newer than it).
+        verify = cli.invoke(args=["audit", "verify", "--restored-copy"])
         assert verify.exit_code == 0, verify.output
         checked = int(re.match(r"OK: (\d+) audit events", verify.output).group(1))  # type: ignore[union-attr]
         assert checked > backup.audit_events
@@ -583,8 +586,11 @@ def test_the_operators_restore_script_passes_and_fails_when_it_should(
     if backup.backend != "postgresql":
         return
     scratch = libpq_url(empty_database(backup, f"scratch_{os.getpid()}_{secrets.token_hex(4)}"))
-    passed = run_restore_script(str(backup.dump), str(backup.keys_archive), scratch)
+    anchors = backup.root / "live" / "instance" / "audit-anchors.log"
+    passed = run_restore_script(str(backup.dump), str(backup.keys_archive), scratch, str(anchors))
     assert passed.returncode == 0, passed.stdout + passed.stderr
+    # The restored chain was checked against the live anchor file, up to the backup's end.
+    assert "anchors: 1 verified; the last at seq" in passed.stdout
     assert f"cases opened: {len(backup.filed)}; crypto-shredded since the backup: 0; failed: 0" in (
         passed.stdout
     )

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import runpy
+import shlex
 import types
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ def env_example() -> dict[str, tuple[bool, str]]:
         if match:
             name = match.group(2)
             assert name not in found, f"{name} is listed twice in {ENV_EXAMPLE.name}"
-            found[name] = (match.group(1) == "#", match.group(3))
+            # The value as systemd and a shell read it: without its quotes.
+            found[name] = (match.group(1) == "#", "".join(shlex.split(match.group(3))))
     return found
 
 

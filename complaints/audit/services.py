@@ -197,6 +197,18 @@ def verify_chain(session: Session, keys: KeyStore, *, batch_size: int = 2000) ->
         # No expunge_all(): the session is the caller's. The identity map holds only weak
         # references, so checked events are freed once this loop drops them.
         last_seq = events[-1].seq
+    if checkpoint is not None and first_seq is None:
+        # Pruning records its own event before it deletes, and that event stays: a chain with
+        # a checkpoint is never empty. Without this, deleting every event and inserting a
+        # checkpoint past the last anchor would pass for pruning.
+        return ChainReport(
+            0,
+            None,
+            None,
+            checkpoint.through_seq + 1,
+            f"no events after the checkpoint (seq {checkpoint.through_seq}): the pruning "
+            "event and every later one are missing",
+        )
     if checkpoint is not None and first_seq is not None:
         named = (pruned.details.get("through_seq"), pruned.details.get("hash")) if pruned else None
         if named != start:

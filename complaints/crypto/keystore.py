@@ -60,6 +60,8 @@ class SecretPurpose(StrEnum):
     ACCUSED_INDEX = "accused-index"
     COMPLAINANT_INDEX = "complainant-index"
     AUDIT_CHAIN = "audit-chain"
+    # Signs the chain's head in the anchor file outside the database (complaints/audit/anchor.py).
+    AUDIT_ANCHOR = "audit-anchor"
     ACCOUNT_SECRETS = "account-secrets"
 
 

@@ -19,6 +19,7 @@ from complaints.audit.services import Actor
 from complaints.clock import now
 from complaints.crypto.keystore import KeyStoreError
 from complaints.crypto.services import keystore
+from complaints.maintenance import maintenance_role
 from complaints.retention.policy import retention_policy
 from complaints.retention.reminders import send_retention_reminders
 from complaints.retention.sweep import DEFAULT_PLAN_DAYS, SweepReport, apply, plan
@@ -115,6 +116,7 @@ def plan_command(as_of: datetime | None, days: int, as_csv: bool) -> None:
     help="Accept an --as-of later than today. This destroys cases before their day: only for "
     "rehearsals on a copy of the data.",
 )
+@maintenance_role  # it prunes old audit events, which the application's role may not delete
 def apply_command(as_of: datetime | None, batch_size: int | None, allow_future: bool) -> None:
     keys = keystore()
     try:

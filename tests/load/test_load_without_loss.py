@@ -144,6 +144,17 @@ def test_the_audit_chain_verifies_after_the_load(loaded: tuple[Server, LoadRun])
     # And the operator's command says the same, on the same settings as the server.
     command = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "audit", "verify"]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("COMPLAINTS_")}
+    # The anchor timer's command first: verify checks the chain's end against the anchor file.
+    anchored = subprocess.run(
+        [*command[:-1], "anchor"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**environment, **server.environment},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert anchored.returncode == 0, anchored.stdout + anchored.stderr
     done = subprocess.run(
         command,
         cwd=Path(__file__).resolve().parents[2],
