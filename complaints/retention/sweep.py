@@ -1,8 +1,9 @@
 """The retention sweep: destroy or redact what the policy says is due, and the plan of what will be.
 
-A batch of finished cases is one transaction: their slots are first rewrapped under the epoch key
-of the month they fall due (see ``epochs``), then each due case is destroyed or redacted whole,
-with its ledger row and audit event, and the batch commits. A sweep killed halfway therefore
+A batch of finished cases is two transactions: their slots are first rewrapped under the epoch key
+of the month they fall due (see ``epochs``; a case due already goes under the current month's)
+and that commits, then each due case is destroyed or redacted whole, with its ledger row and
+audit event, and the batch commits. A sweep killed halfway therefore
 leaves every case either untouched or completely done, and running it again finishes the rest
 (a destroyed case is gone, a redaction already in the ledger is not scheduled again).
 
@@ -82,6 +83,18 @@ CASE_TABLES: tuple[Any, ...] = (
     RetentionHold,
     RetentionExtension,
     RetentionReminder,
+    # Its e-mails, sent or not: their parameters name the case.
+    Notification,
+)
+
+# Every table the sweep deletes from or rewrites: what is vacuumed or checkpointed after it.
+SWEPT_TABLES: tuple[str, ...] = (
+    *(model.__tablename__ for model in CASE_TABLES),
+    Case.__tablename__,
+    IntakeDraft.__tablename__,
+    DraftAttachment.__tablename__,
+    StaffSession.__tablename__,
+    AuditEvent.__tablename__,
 )
 
 # What each redactable field clears: columns of the case row set to NULL, and child rows
@@ -141,6 +154,9 @@ def apply(
     report = SweepReport(as_of=as_of)
     for schedules in iter_schedules(session, policy, workflow, as_of=as_of, batch_size=batch_size):
         report.rewrapped += place_in_epochs(session, keys, schedules, as_of=as_of, now=now)
+        # Placed for good before anything is destroyed: a copy taken between the two has the
+        # slots of this batch under an epoch key, never only under the active KEK.
+        commit()
         _sweep_cases(session, keys, schedules, as_of=as_of, now=now, actor=actor, report=report)
         commit()
         report.batches += 1
