@@ -45,7 +45,7 @@ from complaints.cases.models import (
     Message,
     PartyKind,
 )
-from complaints.crypto.keystore import KeyStore
+from complaints.crypto.keystore import EPOCH_PREFIX, KeyStore
 from complaints.crypto.models import KeySlot
 from complaints.db import among_ids
 from complaints.followup.models import ComplainantSession
@@ -65,6 +65,8 @@ from complaints.workflow.config import Period, Workflow
 from complaints.workflow.services import AMSTERDAM, add_period, local_date
 
 DEFAULT_PLAN_DAYS = 90
+# In a destroyed case's ledger row: how many of its key slots were under an epoch key.
+EPOCH_SLOTS = "key_slots_under_epoch_key"
 
 # Every table that holds a case's rows, in the order destruction deletes them: the key slots
 # first, so that from the first statement on nothing of the case can be decrypted.
@@ -225,6 +227,14 @@ def _destroy_cases(
 ) -> None:
     ids = [item.case_id for item in items]
     counts: dict[uuid.UUID, Counter[str]] = {case_id: Counter() for case_id in ids}
+    # The ledger says which slots went from under an epoch key (placed before this batch),
+    # so that a copy of the database from before destruction is known to be covered by it.
+    for case_id in session.scalars(
+        sa.select(KeySlot.case_id).where(
+            among_ids(session, KeySlot.case_id, ids), KeySlot.key_id.startswith(EPOCH_PREFIX)
+        )
+    ):
+        counts[case_id][EPOCH_SLOTS] += 1
     for model in CASE_TABLES:
         _delete_counted(session, _table(model), model.case_id, ids, counts)
     _delete_counted(session, _table(Case), Case.id, ids, counts)

@@ -10,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,43 @@ def test_an_existing_database_file_is_made_owner_only(tmp_path: Path) -> None:
     result = _flask(instance, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert _mode(database) == 0o600
+
+
+def _backup(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    keys = tmp_path / "keys"
+    keys.mkdir(exist_ok=True)
+    (keys / "keystore.json").write_text("{}")
+    return subprocess.run(
+        ["sh", str(ROOT / "deploy" / "backup.sh"), "keys"],
+        env={
+            "PATH": os.environ["PATH"],
+            "BACKUP_DIR": str(tmp_path / "backups"),
+            "COMPLAINTS_KEYSTORE_PATH": str(keys),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_backups_are_kept_exactly_the_backup_retention_and_never_longer(tmp_path: Path) -> None:
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    day = 24 * 3600
+    now = time.time()
+    within = backups / "keys-within.tar"
+    beyond = backups / "keys-beyond.tar"
+    for file, age in ((within, 35 * day - 120), (beyond, 35 * day + 120)):
+        file.write_bytes(b"old")
+        os.utime(file, (now - age, now - age))
+    result = _backup(tmp_path, COMPLAINTS_BACKUP_RETENTION_DAYS="35")
+    assert result.returncode == 0, result.stderr
+    assert within.exists()
+    assert not beyond.exists(), "older than the horizon: it could not be restored anyway"
+    assert len(list(backups.glob("keys-*.tar"))) == 2  # the new one and the one within
+
+    longer = _backup(tmp_path, COMPLAINTS_BACKUP_RETENTION_DAYS="35", KEEP_DAYS="60")
+    assert longer.returncode == 2
+    assert "cannot be restored" in longer.stderr
