@@ -83,7 +83,7 @@ def _day(moment: str) -> date:
 
 def _slot_counts(session: Session) -> dict[str, int]:
     rows = session.execute(sa.select(KeySlot.key_id, sa.func.count()).group_by(KeySlot.key_id))
-    return {key_id: count for key_id, count in rows}
+    return {key_id: int(count) for key_id, count in rows}
 
 
 def key_lifecycle(
