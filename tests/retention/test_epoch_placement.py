@@ -3,6 +3,7 @@ before the destruction; and nothing of a destroyed case lingers in the outbox or
 
 from __future__ import annotations
 
+import ast
 import json
 import uuid
 from datetime import date, timedelta
@@ -25,7 +26,7 @@ from complaints.retention.policy import retention_policy
 from complaints.retention.reminders import send_retention_reminders
 from complaints.retention.sweep import EPOCH_SLOTS, SweepReport, apply
 from complaints.workflow.config import workflow
-from tests.conftest import Clock, app_session
+from tests.conftest import ROOT, Clock, app_session
 from tests.factories import make_org, make_person
 from tests.retention.conftest import Made, at, case_rows, make_finished_case
 
@@ -166,3 +167,22 @@ def test_a_destroyed_cases_emails_go_with_it(app: Flask, clock: Clock) -> None:
     text = json.dumps([event.details, row.subject, row.rule, row.records, row.category, row.action])
     for word in ("confidant", "vertrouwens", "confidential", "discrimination", "race"):
         assert word not in text.replace("confidant-closed", "")
+
+
+def test_every_email_about_a_case_is_queued_with_its_case() -> None:
+    """Each place that queues an e-mail naming a case reference passes the case's id, so the
+    sweep and the cascade can take the e-mail with the case. Read from the source, so that a
+    new call site without it fails here rather than leaving references behind in production."""
+    calls = []
+    for path in sorted((ROOT / "complaints").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "queue_notification"
+            ):
+                calls.append((path.relative_to(ROOT), {k.arg for k in node.keywords}))
+    assert len(calls) >= 6
+    missing = [str(path) for path, keywords in calls if "case_id" not in keywords]
+    assert missing == []
