@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from complaints.audit.models import AuditEvent
 from complaints.audit.services import Actor, record_event
 from complaints.crypto.keystore import EPOCH_PREFIX, KekInfo, KekStatus, KeyStore
 from complaints.crypto.models import KeySlot
@@ -163,6 +164,19 @@ def maintain_keys(
     if today >= _day(active.created_at) + timedelta(days=rotation_days):
         report.rotated_to = create_active_kek(session, keys, actor=actor, now=now, created_at=as_of)
         commit()
+    elif not _creation_audited(session, active_id):
+        # A run killed between making the key and committing its event: record it now.
+        record_event(
+            session,
+            keys,
+            actor=actor,
+            action="keys.kek_created",
+            now=now,
+            object_type="kek",
+            object_id=active_id,
+            details={"recorded_late": True},
+        )
+        commit()
 
     before = _slot_counts(session)
     report.rewrapped = rewrap_all(
@@ -237,6 +251,19 @@ def maintain_keys(
     )
     commit()
     return report
+
+
+def _creation_audited(session: Session, key_id: str) -> bool:
+    return (
+        session.scalar(
+            sa.select(AuditEvent.seq).where(
+                AuditEvent.object_type == "kek",
+                AuditEvent.object_id == key_id,
+                AuditEvent.action.in_(["keys.kek_created", "keys.initialised"]),
+            )
+        )
+        is not None
+    )
 
 
 def _in_use(session: Session, key_id: str) -> KeyInUse:

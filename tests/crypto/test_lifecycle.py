@@ -257,6 +257,30 @@ def test_a_destruction_already_in_the_ledger_is_finished_without_a_second_row(
     assert len(_ledger(app)) == 1
 
 
+def test_a_key_made_by_a_run_killed_before_its_audit_event_is_audited_by_the_next(
+    app: Flask, clock: Clock
+) -> None:
+    _cases(app, clock, 1)
+    with app.app_context():
+        made = keystore().create_kek(_at(START_DAY))  # the key, and then the kill
+    _maintain(app, START_DAY)
+    with app_session(app) as session:
+        events = session.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.action == "keys.kek_created", AuditEvent.object_id == made
+            )
+        ).all()
+    assert [e.details for e in events] == [{"recorded_late": True}]
+    _maintain(app, START_DAY)
+    with app_session(app) as session:
+        again = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "keys.kek_created", AuditEvent.object_id == made)
+        )
+    assert again == 1
+
+
 # The command ----------------------------------------------------------------------------------
 
 
