@@ -10,6 +10,8 @@ halt code, so that its master stops (``complaints/web/startup.py``).
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from complaints.web.startup import build_or_refuse
@@ -19,5 +21,8 @@ def _serving() -> bool:
     context = click.get_current_context(silent=True)
     return context is None or context.command.name == "run"
 
+
+# Owner-only files from the first one on, also for CLI commands (create_app does the same).
+os.umask(0o077)
 
 app = build_or_refuse(strict_startup=_serving())

@@ -60,7 +60,12 @@ def send_reminders(
         }
         for person_id in handlers.get(case.id, []):
             notification = queue_notification(
-                session, recipient_person_id=person_id, kind=KIND, params=params, now=now
+                session,
+                recipient_person_id=person_id,
+                kind=KIND,
+                params=params,
+                now=now,
+                case_id=case.id,
             )
             queued.append(notification.id)
         if late:
