@@ -65,6 +65,13 @@ def verify_command(restored_copy: bool) -> None:
     "runs this every 15 minutes).",
 )
 def anchor_command() -> None:
+    anchor_after_operation()
+
+
+def anchor_after_operation() -> None:
+    """Anchor the chain's head now, after the command's own commits: every sweep and key
+    operation ends with this, so events it wrote cannot be cut off unnoticed. Raises a
+    ClickException (the unit fails) when the chain no longer holds its last anchor."""
     keys = keystore()
     path = current_settings().resolved_audit_anchor_path
     try:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from complaints import db, migrate
+from complaints.audit.cli import anchor_after_operation
 from complaints.audit.services import Actor, record_event
 from complaints.clock import now
 from complaints.crypto.keystore import (
@@ -21,6 +22,7 @@ from complaints.crypto.keystore import (
 from complaints.crypto.lifecycle import KeyLifecycle, key_lifecycle, maintain_keys
 from complaints.crypto.models import KeySlot
 from complaints.crypto.services import key_usage, keystore, rotate_keys
+from complaints.maintenance import maintenance_role
 from complaints.retention.cli import single_key_job
 from complaints.settings import current_settings
 from complaints.workflow.services import local_date
@@ -89,10 +91,12 @@ def init_command(dev: bool, if_missing: bool) -> None:
     if dev:
         click.echo(DEV_WARNING.format(path=path), err=True)
     click.echo(f"key store created at {path} (active key {store.active_kek_id()})")
+    anchor_after_operation()
 
 
 @group.command("rotate", help="Make a new key active and rewrap every case key under it.")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=None)
+@maintenance_role  # VACUUM of the rewrapped tables needs their owner
 def rotate_command(batch_size: int | None) -> None:
     _rotate(create_new=True, batch_size=batch_size)
 
@@ -101,6 +105,7 @@ def rotate_command(batch_size: int | None) -> None:
     "rewrap", help="Finish an interrupted rotation: rewrap what is not yet under the active key."
 )
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=None)
+@maintenance_role  # VACUUM of the rewrapped tables needs their owner
 def rewrap_command(batch_size: int | None) -> None:
     _rotate(create_new=False, batch_size=batch_size)
 
@@ -126,6 +131,7 @@ def _rotate(*, create_new: bool, batch_size: int | None) -> None:
     click.echo(f"rewrapped {report.rewrapped} key slots")
     if report.retired:
         click.echo(f"retired: {', '.join(report.retired)}")
+    anchor_after_operation()
 
 
 @group.command(
@@ -155,6 +161,7 @@ def _rotate(*, create_new: bool, batch_size: int | None) -> None:
     default=None,
     help="Key slots per transaction (default: the rewrap_batch_size setting).",
 )
+@maintenance_role  # VACUUM of the rewrapped tables needs their owner
 def maintain_command(as_of: datetime | None, allow_future: bool, batch_size: int | None) -> None:
     keys = keystore()
     _require(keys)
@@ -201,6 +208,7 @@ def maintain_command(as_of: datetime | None, allow_future: bool, batch_size: int
             + (f" and {more} more" if more > 0 else ""),
             err=True,
         )
+    anchor_after_operation()
     if not report.ok:
         raise click.ClickException(
             "keys due for destruction are still in use; find out why those cases were not "

@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from complaints import db
+from complaints.audit.cli import anchor_after_operation
 from complaints.audit.services import Actor
 from complaints.clock import now
 from complaints.crypto.keystore import KeyStoreError
@@ -150,6 +151,7 @@ def apply_command(as_of: datetime | None, batch_size: int | None, allow_future: 
             raise
     db.compact_storage(db.database().engine, SWEPT_TABLES)
     _print_report(report)
+    anchor_after_operation()
 
 
 @group.command(

@@ -177,7 +177,8 @@ def test_rotate_in_batches_keeps_every_case_readable(committed_app: Flask, clock
         old = keystore().active_kek_id()
     result = _invoke(committed_app, "keys", "rotate", "--batch-size", "2")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    *lines, anchored = result.output.splitlines()
+    assert anchored.startswith("anchored seq "), "a key operation anchors the audit chain"
     new = lines[-3].removeprefix("new active key: ")
     assert lines == [
         "  rewrapped 2 key slots",
@@ -231,7 +232,9 @@ def test_rewrap_with_nothing_to_do(committed_app: Flask, clock: Clock) -> None:
         active = keystore().active_kek_id()
     result = _invoke(committed_app, "keys", "rewrap")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == ["rewrapped 0 key slots"]
+    reported, anchored = result.output.splitlines()
+    assert reported == "rewrapped 0 key slots"
+    assert anchored.startswith("anchored seq "), "a key operation anchors the audit chain"
     with committed_app.app_context():
         assert keystore().active_kek_id() == active
 
