@@ -34,6 +34,7 @@ from complaints.accounts.models import (
 )
 from complaints.accounts.throttle import (
     FailureSummary,
+    KnownDevice,
     LoginThrottle,
     failures_since,
     prune_failures,
@@ -366,12 +367,19 @@ def check_password(
     login: str,
     password: str,
     client: str,
+    device: KnownDevice | None = None,
     now: datetime,
 ) -> Account:
     """First step of a log-in from ``client`` (its keyed hash). Raises LoginFailed (or
-    LoginThrottled, before the password is even checked), the same way whatever went wrong."""
+    LoginThrottled, before the password is even checked), the same way whatever went wrong.
+
+    A ``device`` that logged in to this very account before is a client of its own, so
+    failures from its address (an attacker in the same office network) do not hold it back.
+    """
     login_key = policy.throttle.login_key(login)
     account = find_account(session, login)
+    if device is not None and account is not None and device.account_id == account.id:
+        client = device.client_key
     attempt = _Attempt(session, keys, policy, account, login_key, client, LoginStep.PASSWORD, now)
     attempt.refuse_if_throttled()
     # Verify even when there is no account, so timing does not reveal which logins exist.

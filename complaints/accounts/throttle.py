@@ -62,6 +62,15 @@ class LoginThrottle:
 
 
 @dataclass(frozen=True)
+class KnownDevice:
+    """A browser that logged in to ``account_id`` before (complaints/accounts/devices.py): on
+    that account it is throttled as ``client_key``, not as its address."""
+
+    account_id: int
+    client_key: str
+
+
+@dataclass(frozen=True)
 class FailureSummary:
     """Failed attempts on one account in a period, as the account holder sees them."""
 

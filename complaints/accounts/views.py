@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from complaints import db
+from complaints.accounts.devices import known_device, login_client, remember_device
 from complaints.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -33,6 +34,7 @@ from complaints.accounts.services import (
     confirm_current_password,
     end_all_sessions,
     end_session,
+    find_account,
     issue_session,
     live_sessions,
     provisioning_uri,
@@ -60,6 +62,19 @@ LOGIN_NEXT = "login_next"
 
 def _login_rate_limit() -> str:
     return current_settings().login_rate_limit
+
+
+def _from_a_known_device() -> bool:
+    """The request limit counts per address, which everyone behind an office NAT shares; a
+    browser that logged in to this account before is throttled on its own instead."""
+    device = known_device()
+    if device is None:
+        return False
+    if request.endpoint == "accounts.login":
+        account = find_account(db.session(), request.form.get("email", ""))
+        return account is not None and account.id == device.account_id
+    pending = _pending()
+    return pending is not None and pending.account_id == device.account_id
 
 
 def _password_message(reason: str) -> str:
@@ -139,11 +154,13 @@ def _finish_login(pending: StaffSession) -> Response:
     issued = complete_login(db.session(), keystore(), login_policy(), pending, now=now())
     cookies.renew(logging_out=False)  # nothing carries over from before log-in
     login_user(StaffUser(issued.record, issued.token))
-    return redirect(target, code=303)
+    response = redirect(target, code=303)
+    remember_device(response, issued.record.account_id)
+    return response
 
 
 @bp.route("/aanmelden", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], exempt_when=_from_a_known_device)
 def login() -> Response | str:
     if current_user.is_authenticated:
         return redirect(_home())
@@ -159,6 +176,7 @@ def login() -> Response | str:
                 login=form.email.data,
                 password=form.password.data,
                 client=client_key(),
+                device=known_device(),
                 now=now(),
             )
         except LoginThrottled as throttled:
@@ -208,7 +226,7 @@ def set_password() -> Response | str:
 
 
 @bp.route("/aanmelden/code-instellen", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], exempt_when=_from_a_known_device)
 def enrol_totp() -> Response | str:
     pending = _pending()
     if pending is None:
@@ -228,7 +246,7 @@ def enrol_totp() -> Response | str:
                 login_policy(),
                 account,
                 code=form.code.data,
-                client=client_key(),
+                client=login_client(account.id),
                 now=now(),
             )
         except LoginFailed as failed:
@@ -249,7 +267,7 @@ def enrol_totp() -> Response | str:
 
 
 @bp.route("/aanmelden/code", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], exempt_when=_from_a_known_device)
 def verify_totp() -> Response | str:
     pending = _pending()
     if pending is None:
@@ -266,7 +284,7 @@ def verify_totp() -> Response | str:
                 login_policy(),
                 account,
                 code=form.code.data,
-                client=client_key(),
+                client=login_client(account.id),
                 now=now(),
             )
         except LoginFailed as failed:
@@ -351,7 +369,7 @@ def change_own_password() -> Response | str:
                 login_policy(),
                 account,
                 password=form.current.data,
-                client=client_key(),
+                client=login_client(account.id),
                 now=now(),
             )
         except LoginThrottled as throttled:

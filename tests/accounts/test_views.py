@@ -499,6 +499,58 @@ class TestLockOutAttack:
         assert len(set(stored)) == 1
         assert all(re.fullmatch("[0-9a-f]{32}", key) for key in stored)
 
+    @pytest.mark.parametrize(
+        ("browser", "owner_gets_in"),
+        [
+            pytest.param("known", True, id="owners-own-browser"),
+            # Control: the same owner at the same address in a browser that never logged in
+            # is the attacker's client as far as the log-in can tell, and waits.
+            pytest.param("fresh", False, id="control-fresh-browser"),
+        ],
+    )
+    def test_an_attacker_in_the_owners_office_network_does_not_keep_the_owner_out(
+        self, app: Flask, staff: StaffLogin, clock: Clock, browser: str, owner_gets_in: bool
+    ) -> None:
+        office = "192.0.2.50"  # one NAT address for the whole office
+        owner = _client_at(app, office)
+        log_in(owner, staff, clock())
+        page = owner.get("/account")
+        owner.post("/afmelden", data={"csrf_token": csrf_token(page)})
+        clock.advance(minutes=1)
+        colleague = _client_at(app, office)
+        for i in range(50):
+            _post_login(colleague, staff.account.login, f"guess number {i:02}")
+        if browser == "fresh":
+            owner = _client_at(app, office)
+        response = _post_login(owner, staff.account.login, PASSWORD)
+        if not owner_gets_in:
+            assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
+            return
+        assert response.status_code == 303
+        page = owner.get("/aanmelden/code")
+        assert staff.totp_secret is not None
+        done = owner.post(
+            "/aanmelden/code",
+            data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
+        )
+        assert done.status_code == 303
+        assert "Te veel" in _post_login(colleague, staff.account.login, PASSWORD).get_data(
+            as_text=True
+        )
+
+    def test_a_forged_known_device_cookie_is_just_an_address(
+        self, app: Flask, staff: StaffLogin, clock: Clock
+    ) -> None:
+        attacker = _client_at(app, ATTACKER_ADDRESS)
+        attacker.set_cookie(
+            "bekend_apparaat", f'[{staff.account.id}, "made-up"]', path="/aanmelden"
+        )
+        for i in range(6):
+            _post_login(attacker, staff.account.login, f"guess number {i:02}")
+        assert "Te veel" in _post_login(attacker, staff.account.login, PASSWORD).get_data(
+            as_text=True
+        )
+
     def test_the_account_page_counts_since_the_previous_log_in(
         self, app: Flask, staff: StaffLogin, clock: Clock
     ) -> None:
@@ -548,6 +600,35 @@ class TestLockOutAttack:
             sprayer, staff.account.login, PASSWORD
         ).get_data(as_text=True)
         assert log_in(_client_at(app, OWNER_ADDRESS), staff, clock()).status_code == 303
+
+
+class TestRateLimitBehindOneAddress:
+    """The request limit counts per address: a browser that logged in before is not held to
+    the office NAT's shared count, which an attacker there could use up."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"login_rate_limit": "3 per minute"}
+
+    def test_a_known_browser_is_not_held_to_the_shared_limit(
+        self, app: Flask, staff: StaffLogin, clock: Clock
+    ) -> None:
+        owner = _client_at(app, "192.0.2.50")
+        log_in(owner, staff, clock())
+        page = owner.get("/account")
+        owner.post("/afmelden", data={"csrf_token": csrf_token(page)})
+        colleague = _client_at(app, "192.0.2.50")
+        statuses = [
+            _post_login(colleague, staff.account.login, "wrong password here").status_code
+            for _ in range(4)
+        ]
+        assert statuses == [200, 200, 429, 429]  # the owner's log-in used one
+        assert (
+            _post_login(_client_at(app, "192.0.2.50"), staff.account.login, PASSWORD).status_code
+            == 429
+        )
+        clock.advance(seconds=30)
+        assert log_in(owner, staff, clock()).status_code == 303
 
 
 class TestRateLimit:
