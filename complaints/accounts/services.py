@@ -439,6 +439,7 @@ class _Attempt:
             self.throttle,
             login_key=self.login_key,
             client_key=self.client,
+            step=self.step,
             counts_since=self.account.password_changed_at if self.account else None,
             now=self.now,
         )
@@ -449,15 +450,16 @@ class _Attempt:
             # Asked again: the refusal itself counts, and the answer must say the real wait.
             raise LoginThrottled(self.wait())
 
-    def fail(self, reason: str, *, error: type[LoginFailed] = LoginFailed) -> NoReturn:
+    def fail(self, reason: str) -> NoReturn:
         self._note(reason, throttled=False)
-        raise error(self.wait())
+        # Tell the wait the next attempt will face, so the message can say it now.
+        raise LoginFailed(self.wait())
 
     def _note(self, reason: str, *, throttled: bool, counted: bool = True) -> None:
         account = self.account
         details = {"reason": reason, "step": self.step.value}
         if account is None:
-            # The same event whether or not the name is known to the throttle.
+            # A name without an account: the event names nobody, only what happened.
             record_event(
                 self.session,
                 self.keys,

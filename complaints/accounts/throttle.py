@@ -14,6 +14,11 @@ alone:
   attempts, 1 s doubling per further failure and never more than :data:`ACCOUNT_SLOWDOWN_CAP`.
   A client that has not failed is never held back: the owner with the right password and code
   from another client gets in at once.
+- **Per account, for codes only**: after :data:`CODE_FAILURES_PER_ACCOUNT` wrong TOTP codes from
+  all clients together, every client waits at the code step, as a failing client does. Only
+  someone who had the right password can get there, so this cannot be used to keep out an
+  owner whose password is safe, while it stops guessing codes from many addresses; a new
+  password ends it.
 
 An unknown log-in name is throttled exactly like a real one (the key is a keyed hash of the name
 as typed), so the waits do not tell which accounts exist. A client is the rate limiter's keyed
@@ -40,6 +45,8 @@ from complaints.accounts.models import LoginFailure, LoginStep
 ACCOUNT_SLOWDOWN_CAP = timedelta(seconds=60)
 ACCOUNT_SLOWDOWN_BASE = timedelta(seconds=1)
 CLIENT_BACKOFF_BASE = timedelta(seconds=30)
+# Wrong codes on one account, from anywhere, before the code step waits for everyone.
+CODE_FAILURES_PER_ACCOUNT = 10
 # 2**20 times any base is far beyond every cap; stops a huge count from overflowing.
 _MAX_EXPONENT = 20
 
@@ -80,6 +87,8 @@ class FailureSummary:
     last_at: datetime | None
     # Per client, anonymous: attempts, first and last, most attempts first.
     by_client: tuple[tuple[int, datetime, datetime], ...]
+    # Wrong codes: whoever made them had the right password.
+    wrong_codes: int
 
 
 def _backoff(count: int, over: int, base: timedelta, cap: timedelta) -> timedelta:
@@ -93,6 +102,7 @@ def seconds_to_wait(
     *,
     login_key: str,
     client_key: str,
+    step: LoginStep,
     counts_since: datetime | None,
     now: datetime,
 ) -> int:
@@ -144,6 +154,20 @@ def seconds_to_wait(
                 ACCOUNT_SLOWDOWN_CAP,
             ),
         )
+    if step is LoginStep.TOTP:
+        code_count, code_last = session.execute(
+            sa.select(sa.func.count(), sa.func.max(LoginFailure.at)).where(
+                recent, LoginFailure.step == LoginStep.TOTP, LoginFailure.throttled.is_(False)
+            )
+        ).one()
+        if code_count >= CODE_FAILURES_PER_ACCOUNT:
+            until = max(
+                until,
+                code_last
+                + _backoff(
+                    code_count, CODE_FAILURES_PER_ACCOUNT, CLIENT_BACKOFF_BASE, throttle.window
+                ),
+            )
     return math.ceil((until - now).total_seconds())
 
 
@@ -199,6 +223,13 @@ def failures_since(session: Session, account_id: int, since: datetime | None) ->
     if since is not None:
         query = query.where(LoginFailure.at > since)
     rows = session.execute(query.group_by(LoginFailure.client_key)).all()
+    codes = sa.select(sa.func.count()).where(
+        LoginFailure.account_id == account_id,
+        LoginFailure.step == LoginStep.TOTP,
+        LoginFailure.throttled.is_(False),
+    )
+    if since is not None:
+        codes = codes.where(LoginFailure.at > since)
     by_client = tuple(
         sorted(((n, first, last) for _key, n, first, last in rows), key=lambda r: (-r[0], r[1]))
     )
@@ -208,4 +239,5 @@ def failures_since(session: Session, account_id: int, since: datetime | None) ->
         first_at=min((r[1] for r in by_client), default=None),
         last_at=max((r[2] for r in by_client), default=None),
         by_client=by_client,
+        wrong_codes=session.scalar(codes) or 0,
     )

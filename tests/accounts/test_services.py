@@ -24,10 +24,12 @@ from complaints.accounts.services import (
     deactivate_account,
     end_all_sessions,
     issue_session,
+    recent_failures,
     reset_password,
     resolve_session,
     totp_secret,
 )
+from complaints.accounts.throttle import CODE_FAILURES_PER_ACCOUNT
 from complaints.audit.models import AuditEvent
 from complaints.audit.services import Actor
 from complaints.crypto.services import keystore
@@ -182,6 +184,56 @@ def test_the_account_slow_down_holds_back_failed_clients_for_at_most_a_minute(
     # A client that failed (the owner's own typo, say) is heard again within the minute.
     clock.advance(seconds=60)
     assert _password_attempt(app, staff.account.login, PASSWORD, clock(), client=bots[1])
+
+
+def test_guessing_codes_from_many_clients_stops_at_the_account_until_a_new_password(
+    app: Flask, staff: StaffLogin, clock: Clock
+) -> None:
+    """Only someone with the right password reaches the code step, so a per-account limit
+    there locks out nobody whose password is safe; it stops code guessing from many addresses."""
+    assert staff.totp_secret is not None
+
+    def code_attempt(code: str, client: str) -> LoginFailed | None:
+        with app_session(app) as session:
+            account = session.get(Account, staff.account.id)
+            assert account is not None
+            try:
+                check_totp(
+                    session,
+                    keystore(),
+                    login_policy(),
+                    account,
+                    code=code,
+                    client=client,
+                    now=clock(),
+                )
+            except LoginFailed as failed:
+                return failed
+            return None
+
+    bots = [f"{i:032x}" for i in range(CODE_FAILURES_PER_ACCOUNT)]
+    right = totp_code(staff.totp_secret, clock())
+    wrong = "000000" if right != "000000" else "111111"
+    for bot in bots:
+        assert type(code_attempt(wrong, bot)) is LoginFailed
+    # Even a fresh client with the right code waits now.
+    assert isinstance(code_attempt(right, OWNER), LoginThrottled)
+    with app_session(app) as session:
+        account = session.get(Account, staff.account.id)
+        assert account is not None
+        assert recent_failures(session, account).wrong_codes == CODE_FAILURES_PER_ACCOUNT
+        reset_password(
+            session,
+            keystore(),
+            passwords(),
+            account,
+            new_password="een heel nieuw wachtwoord",
+            reset_totp=False,
+            actor=Actor.operator(),
+            now=clock(),
+        )
+    clock.advance(seconds=1)
+    assert code_attempt(right, OWNER) is None
 
 
 def test_spraying_many_names_from_one_client_is_throttled_for_every_name(

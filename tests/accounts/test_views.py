@@ -369,6 +369,10 @@ def test_wrong_totp_codes_make_this_client_wait_and_say_how_long(
         data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(later)},
     )
     assert done.status_code == 303
+    # Wrong codes mean someone had the password: the account page says so.
+    assert "5 van deze pogingen hadden uw wachtwoord goed" in client.get("/account").get_data(
+        as_text=True
+    )
 
 
 def test_a_reused_code_says_wait_for_the_next_one(
