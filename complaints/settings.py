@@ -73,8 +73,17 @@ class Settings(BaseSettings):
 
     staff_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     staff_absolute_timeout_hours: int = Field(default=10, ge=1, le=7 * 24)
+    # Log-in throttling (complaints/accounts/throttle.py): failures from one client on one
+    # log-in name before that client waits; the window failures count in, and its longest wait.
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Failures from one client on any names (password spraying) before it waits for all names.
+    login_client_max_failures: int = Field(default=20, ge=1, le=1000)
+    # Failures on one name from all clients before clients that failed there are slowed down
+    # (at most a minute; a client that has not failed never is).
+    login_account_slowdown_after: int = Field(default=10, ge=1, le=1000)
+    # How long the account page can show failed attempts.
+    login_failure_retention_days: int = Field(default=30, ge=1, le=365)
     login_rate_limit: str = "10 per minute"
     # argon2id cost; the defaults are RFC 9106's second recommended option (64 MiB, 3 passes).
     argon2_memory_kib: int = Field(default=65_536, ge=32, le=4_194_304)

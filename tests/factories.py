@@ -116,7 +116,6 @@ def make_account(
         login=person.email.lower(),
         password_hash=passwords().hash(password),
         must_change_password=must_change_password,
-        failed_attempts=0,
         active=True,
         created_at=now,
     )

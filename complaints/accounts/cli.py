@@ -111,7 +111,11 @@ def create_command(person_ref: str, roles: tuple[str, ...], password_stdin: bool
     click.echo("two-step verification is set up at the first log-in")
 
 
-@group.command("reset-password", help="Give LOGIN a new temporary password and end their sessions.")
+@group.command(
+    "reset-password",
+    help="Give LOGIN a new temporary password, end their sessions, and end every wait that "
+    "failed log-in attempts put on clients (there is no account lock to lift).",
+)
 @click.argument("login")
 @click.option(
     "--reset-totp", is_flag=True, help="Also make them set up two-step verification again."

@@ -21,6 +21,7 @@ from complaints.accounts.services import (
     resolve_session,
     roles_of,
 )
+from complaints.accounts.throttle import LoginThrottle
 from complaints.clock import now
 from complaints.settings import Settings
 from complaints.web.i18n import _
@@ -99,8 +100,15 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["complaints.login_policy"] = LoginPolicy(
-        max_failures=settings.login_max_failures,
-        lockout=timedelta(minutes=settings.login_lockout_minutes),
+        throttle=LoginThrottle(
+            # The rate limiter's key: the same keyed identities, no second secret to manage.
+            name_key=app.extensions["complaints.ratelimit_key"],
+            client_failures=settings.login_max_failures,
+            client_total_failures=settings.login_client_max_failures,
+            account_slowdown_after=settings.login_account_slowdown_after,
+            window=timedelta(minutes=settings.login_lockout_minutes),
+            retention=timedelta(days=settings.login_failure_retention_days),
+        ),
         idle_timeout=timedelta(minutes=settings.staff_idle_timeout_minutes),
         absolute_timeout=timedelta(hours=settings.staff_absolute_timeout_hours),
     )

@@ -64,15 +64,48 @@ class Account(Base):
     totp_confirmed_at: Mapped[datetime | None]
     # The last TOTP time step accepted, so a code cannot be used twice.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
-    failed_attempts: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    # The log-in before the last one: the account page shows failed attempts since then.
+    previous_login_at: Mapped[datetime | None]
     deactivated_at: Mapped[datetime | None]
 
     person: Mapped[Person] = relationship(lazy="raise")
+
+
+class LoginStep(StrEnum):
+    PASSWORD = "password"  # noqa: S105 - the step of a log-in, not a secret
+    TOTP = "totp"
+
+
+class LoginFailure(Base):
+    """One failed or refused log-in attempt, for throttling and for the account holder to see.
+
+    Keyed by keyed hashes only: ``login_key`` of the log-in name as typed (so an unknown name
+    is throttled exactly like a real one) and ``client_key`` of the client (the rate limiter's
+    hash of the address, or of a known-device cookie). No address, no name as typed.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        sa.Index("ix_login_failures_login_key_at", "login_key", "at"),
+        sa.Index("ix_login_failures_client_key_at", "client_key", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    login_key: Mapped[str] = mapped_column(sa.String(32))
+    # None for a log-in name without an account: such rows live only as long as the throttle
+    # needs them.
+    account_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    client_key: Mapped[str] = mapped_column(sa.String(32))
+    step: Mapped[LoginStep]
+    # Refused unheard because the client had to wait; the password or code was not checked.
+    throttled: Mapped[bool]
+    at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SessionStage(StrEnum):

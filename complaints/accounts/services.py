@@ -3,8 +3,8 @@
 A log-in is two steps. The password creates a short *password-stage* session that can do
 nothing but finish the log-in (change a temporary password, enrol or enter a TOTP code); the
 code replaces it with a full session under a new token. Every outcome is audited; failures
-count towards a temporary lock-out; messages never tell an unknown account from a wrong
-password.
+are throttled per client (:mod:`complaints.accounts.throttle`), never by locking the account;
+messages never tell an unknown account from a wrong password.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 import pyotp
 import sqlalchemy as sa
@@ -24,11 +25,21 @@ from sqlalchemy.orm import Session, joinedload
 
 from complaints.accounts.models import (
     Account,
+    LoginStep,
     Role,
     RoleAssignment,
     RoleSource,
     SessionStage,
     StaffSession,
+)
+from complaints.accounts.throttle import (
+    FailureSummary,
+    KnownDevice,
+    LoginThrottle,
+    failures_since,
+    prune_failures,
+    record_failure,
+    seconds_to_wait,
 )
 from complaints.audit.models import AuditOutcome
 from complaints.audit.services import ANONYMOUS, Actor, record_event
@@ -46,7 +57,23 @@ SESSION_TOUCH_SECONDS = 60
 
 
 class LoginFailed(Exception):
-    """Generic log-in failure. Carries no reason: the user must not learn which part was wrong."""
+    """Generic log-in failure. Carries no reason: the user must not learn which part was wrong.
+
+    ``retry_after`` is how many seconds this client must wait before its next attempt is heard
+    (0: at once); it is the same for an unknown account as for a wrong password.
+    """
+
+    def __init__(self, retry_after: int = 0) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class LoginThrottled(LoginFailed):
+    """Refused unheard: this client must wait ``retry_after`` seconds first."""
+
+
+class CodeReused(LoginFailed):
+    """A right TOTP code that was accepted once already: the user should wait for the next."""
 
 
 class PasswordRejected(ValueError):
@@ -63,8 +90,7 @@ class AccountExists(ValueError):
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    max_failures: int
-    lockout: timedelta
+    throttle: LoginThrottle
     idle_timeout: timedelta
     absolute_timeout: timedelta
 
@@ -164,7 +190,6 @@ def create_account(
         login=login,
         password_hash=passwords.hash(password),
         must_change_password=must_change_password,
-        failed_attempts=0,
         active=True,
         created_at=now,
         password_changed_at=now,
@@ -194,13 +219,14 @@ def reset_password(
     actor: Actor,
     now: datetime,
 ) -> None:
-    """Set a temporary password (to be changed at next log-in), unlock, and end all sessions."""
+    """Set a temporary password (to be changed at next log-in) and end all sessions.
+
+    It also ends every wait: throttling counts only failures since the password was set.
+    """
     check_new_password(new_password, login=account.login)
     account.password_hash = passwords.hash(new_password)
     account.must_change_password = True
     account.password_changed_at = now
-    account.failed_attempts = 0
-    account.locked_until = None
     if reset_totp:
         account.totp_secret = None
         account.totp_confirmed_at = None
@@ -340,58 +366,142 @@ def check_password(
     *,
     login: str,
     password: str,
+    client: str,
+    device: KnownDevice | None = None,
     now: datetime,
 ) -> Account:
-    """First step of a log-in. Raises LoginFailed, the same way whatever went wrong."""
+    """First step of a log-in from ``client`` (its keyed hash). Raises LoginFailed (or
+    LoginThrottled, before the password is even checked), the same way whatever went wrong.
+
+    A ``device`` that logged in to this very account before is a client of its own, so
+    failures from its address (an attacker in the same office network) do not hold it back.
+    """
+    login_key = policy.throttle.login_key(login)
     account = find_account(session, login)
+    if device is not None and account is not None and device.account_id == account.id:
+        client = device.client_key
+    attempt = _Attempt(session, keys, policy, account, login_key, client, LoginStep.PASSWORD, now)
+    attempt.refuse_if_throttled()
     # Verify even when there is no account, so timing does not reveal which logins exist.
     password_ok = passwords.verify(account.password_hash if account else None, password)
     if account is None:
-        record_event(
-            session,
-            keys,
-            actor=ANONYMOUS,
-            action="auth.login_failed",
-            now=now,
-            outcome=AuditOutcome.FAILURE,
-            details={"reason": "unknown_account"},
-        )
-        raise LoginFailed
-    reason = _refusal(account, now) or (None if password_ok else "bad_password")
-    if reason:
-        if reason == "bad_password":
-            register_failure(account, policy, now)
-        record_event(
-            session,
-            keys,
-            actor=Actor.staff(account.id),
-            action="auth.login_failed",
-            now=now,
-            outcome=AuditOutcome.FAILURE,
-            object_type="account",
-            object_id=account.id,
-            details={"reason": reason, "step": "password"},
-        )
-        raise LoginFailed
+        attempt.fail("unknown_account")
+    elif not account.active:
+        attempt.fail("inactive")
+    elif not password_ok:
+        attempt.fail("bad_password")
     if account.password_hash and passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash(password)
     return account
 
 
-def _refusal(account: Account, now: datetime) -> str | None:
-    if not account.active:
-        return "inactive"
-    if account.locked_until is not None and account.locked_until > now:
-        return "locked"
-    return None
+def confirm_current_password(
+    session: Session,
+    keys: KeyStore,
+    passwords: Passwords,
+    policy: LoginPolicy,
+    account: Account,
+    *,
+    password: str,
+    client: str,
+    now: datetime,
+) -> None:
+    """The current password asked again in a session (to change it): guessed like a log-in, so
+    throttled and counted like one."""
+    login_key = policy.throttle.login_key(account.login)
+    attempt = _Attempt(session, keys, policy, account, login_key, client, LoginStep.PASSWORD, now)
+    attempt.refuse_if_throttled()
+    if not passwords.verify(account.password_hash, password):
+        attempt.fail("bad_current_password")
 
 
-def register_failure(account: Account, policy: LoginPolicy, now: datetime) -> None:
-    """Count a failed attempt; lock the account for a while once there are too many."""
-    account.failed_attempts += 1
-    if account.failed_attempts >= policy.max_failures:
-        account.locked_until = now + policy.lockout
-        account.failed_attempts = 0
+class _Attempt:
+    """One attempt at one step: the throttle asked first, each failure audited and counted."""
+
+    def __init__(
+        self,
+        session: Session,
+        keys: KeyStore,
+        policy: LoginPolicy,
+        account: Account | None,
+        login_key: str,
+        client: str,
+        step: LoginStep,
+        now: datetime,
+    ) -> None:
+        self.session, self.keys, self.throttle = session, keys, policy.throttle
+        self.account, self.login_key, self.client = account, login_key, client
+        self.step, self.now = step, now
+
+    def wait(self) -> int:
+        return seconds_to_wait(
+            self.session,
+            self.throttle,
+            login_key=self.login_key,
+            client_key=self.client,
+            step=self.step,
+            counts_since=self.account.password_changed_at if self.account else None,
+            now=self.now,
+        )
+
+    def refuse_if_throttled(self) -> None:
+        if self.wait():
+            self._note("throttled", throttled=True)
+            # Asked again: the refusal itself counts, and the answer must say the real wait.
+            raise LoginThrottled(self.wait())
+
+    def fail(self, reason: str) -> NoReturn:
+        self._note(reason, throttled=False)
+        # Tell the wait the next attempt will face, so the message can say it now.
+        raise LoginFailed(self.wait())
+
+    def _note(self, reason: str, *, throttled: bool, counted: bool = True) -> None:
+        account = self.account
+        details = {"reason": reason, "step": self.step.value}
+        if account is None:
+            # A name without an account: the event names nobody, only what happened.
+            record_event(
+                self.session,
+                self.keys,
+                actor=ANONYMOUS,
+                action="auth.login_failed",
+                now=self.now,
+                outcome=AuditOutcome.FAILURE,
+                details=details,
+            )
+        else:
+            record_event(
+                self.session,
+                self.keys,
+                actor=Actor.staff(account.id),
+                action="auth.login_failed",
+                now=self.now,
+                outcome=AuditOutcome.FAILURE,
+                object_type="account",
+                object_id=account.id,
+                details=details,
+            )
+        if counted:
+            record_failure(
+                self.session,
+                self.throttle,
+                login_key=self.login_key,
+                account_id=account.id if account else None,
+                client_key=self.client,
+                step=self.step,
+                throttled=throttled,
+                now=self.now,
+            )
+
+    def code_reused(self) -> NoReturn:
+        # Audited, but not counted: it is the owner's double submit, not a guess.
+        self._note("code_reused", throttled=False, counted=False)
+        raise CodeReused(0)
+
+
+def recent_failures(session: Session, account: Account) -> FailureSummary:
+    """Failed attempts on the account since the log-in before the current one."""
+    return failures_since(session, account.id, account.previous_login_at)
 
 
 def issue_session(
@@ -518,31 +628,21 @@ def check_totp(
     account: Account,
     *,
     code: str,
+    client: str,
     now: datetime,
 ) -> None:
     """Second step: accept a current code once (one step of clock drift either way)."""
+    login_key = policy.throttle.login_key(account.login)
+    attempt = _Attempt(session, keys, policy, account, login_key, client, LoginStep.TOTP, now)
+    attempt.refuse_if_throttled()
     secret = totp_secret(keys, account)
     step = _matching_step(secret, code, now) if secret else None
-    reason = _refusal(account, now)
-    if reason is None and step is None:
-        reason = "bad_code"
-    elif reason is None and step is not None and step <= (account.totp_last_step or -1):
-        reason = "code_reused"
-    if reason:
-        if reason in {"bad_code", "code_reused"}:
-            register_failure(account, policy, now)
-        record_event(
-            session,
-            keys,
-            actor=Actor.staff(account.id),
-            action="auth.login_failed",
-            now=now,
-            outcome=AuditOutcome.FAILURE,
-            object_type="account",
-            object_id=account.id,
-            details={"reason": reason, "step": "totp"},
-        )
-        raise LoginFailed
+    if not account.active:
+        attempt.fail("inactive")
+    if step is None:
+        attempt.fail("bad_code")
+    if step <= (account.totp_last_step or -1):
+        attempt.code_reused()
     account.totp_last_step = step
     if account.totp_confirmed_at is None:
         account.totp_confirmed_at = now
@@ -581,9 +681,10 @@ def complete_login(
     account = pending.account
     end_session(pending, "upgraded", now)
     issued = issue_session(session, account, SessionStage.FULL, policy, now)
-    account.failed_attempts = 0
-    account.locked_until = None
+    account.previous_login_at = account.last_login_at
     account.last_login_at = now
+    # Also pruned on every failure; this covers a quiet spell with no failures at all.
+    prune_failures(session, policy.throttle, now)
     record_event(
         session,
         keys,

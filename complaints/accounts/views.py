@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import segno
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask import session as cookie_session
@@ -9,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from complaints import db
+from complaints.accounts.devices import known_device, login_client, remember_device
 from complaints.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -19,19 +22,23 @@ from complaints.accounts.forms import (
 from complaints.accounts.login import StaffUser, login_policy, passwords, staff_user
 from complaints.accounts.models import Account, SessionStage, StaffSession
 from complaints.accounts.services import (
+    CodeReused,
     LoginFailed,
+    LoginThrottled,
     PasswordRejected,
     begin_totp_enrolment,
     change_password,
     check_password,
     check_totp,
     complete_login,
+    confirm_current_password,
     end_all_sessions,
     end_session,
+    find_account,
     issue_session,
     live_sessions,
     provisioning_uri,
-    register_failure,
+    recent_failures,
     resolve_session,
     roles_of,
     totp_secret,
@@ -41,8 +48,8 @@ from complaints.clock import now
 from complaints.crypto.services import keystore
 from complaints.settings import current_settings
 from complaints.web import cookies
-from complaints.web.i18n import _
-from complaints.web.limits import limiter
+from complaints.web.i18n import _, ngettext
+from complaints.web.limits import client_key, limiter
 from complaints.web.navigation import safe_next
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -57,6 +64,19 @@ def _login_rate_limit() -> str:
     return current_settings().login_rate_limit
 
 
+def _from_a_known_device() -> bool:
+    """The request limit counts per address, which everyone behind an office NAT shares; a
+    browser that logged in to this account before is throttled on its own instead."""
+    device = known_device()
+    if device is None:
+        return False
+    if request.endpoint == "accounts.login":
+        account = find_account(db.session(), request.form.get("email", ""))
+        return account is not None and account.id == device.account_id
+    pending = _pending()
+    return pending is not None and pending.account_id == device.account_id
+
+
 def _password_message(reason: str) -> str:
     messages = {
         "too_short": _("Choose a password of at least 12 characters."),
@@ -66,6 +86,42 @@ def _password_message(reason: str) -> str:
         "same_as_old": _("Choose a password that differs from your current one."),
     }
     return messages.get(reason, _("Choose another password."))
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return ngettext("%(num)d minute", "%(num)d minutes", math.ceil(seconds / 60))
+
+
+def _throttled_message(failure: LoginThrottled) -> str:
+    return _(
+        "Too many failed attempts from this device or network. Wait %(wait)s and try again.",
+        wait=_wait_text(failure.retry_after),
+    )
+
+
+def _then_wait(message: str, failure: LoginFailed) -> str:
+    """``message``, and how long to wait when the next attempt will not be heard at once."""
+    if not failure.retry_after:
+        return message
+    return " ".join(
+        (message, _("Wait %(wait)s before the next attempt.", wait=_wait_text(failure.retry_after)))
+    )
+
+
+def _code_message(failure: LoginFailed) -> str:
+    if isinstance(failure, LoginThrottled):
+        return _throttled_message(failure)
+    if isinstance(failure, CodeReused):
+        return _(
+            "This code has just been used. Wait for the next code in your app (at most 30 "
+            "seconds) and enter that one."
+        )
+    return _then_wait(
+        _("That code is not correct. Check the time on your phone and try the newest code."),
+        failure,
+    )
 
 
 def _home() -> str:
@@ -98,16 +154,18 @@ def _finish_login(pending: StaffSession) -> Response:
     issued = complete_login(db.session(), keystore(), login_policy(), pending, now=now())
     cookies.renew(logging_out=False)  # nothing carries over from before log-in
     login_user(StaffUser(issued.record, issued.token))
-    return redirect(target, code=303)
+    response = redirect(target, code=303)
+    remember_device(response, issued.record.account_id)
+    return response
 
 
 @bp.route("/aanmelden", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], exempt_when=_from_a_known_device)
 def login() -> Response | str:
     if current_user.is_authenticated:
         return redirect(_home())
     form = LoginForm(next=request.args.get("next", ""))
-    failed = False
+    failure_message = None
     if form.validate_on_submit():
         try:
             account = check_password(
@@ -117,10 +175,16 @@ def login() -> Response | str:
                 login_policy(),
                 login=form.email.data,
                 password=form.password.data,
+                client=client_key(),
+                device=known_device(),
                 now=now(),
             )
-        except LoginFailed:
-            failed = True
+        except LoginThrottled as throttled:
+            failure_message = _throttled_message(throttled)
+        except LoginFailed as failed:
+            failure_message = _then_wait(
+                _("The e-mail address or password is not correct. Check what you typed."), failed
+            )
         else:
             issued = issue_session(
                 db.session(), account, SessionStage.PASSWORD, login_policy(), now()
@@ -130,12 +194,7 @@ def login() -> Response | str:
             cookie_session[LOGIN_NEXT] = safe_next(form.next.data, _home())
             return redirect(_second_step(account), code=303)
     form.password.data = ""
-    return render_template(
-        "accounts/login.html",
-        form=form,
-        failed=failed,
-        lockout_minutes=current_settings().login_lockout_minutes,
-    )
+    return render_template("accounts/login.html", form=form, failure_message=failure_message)
 
 
 @bp.route("/aanmelden/nieuw-wachtwoord", methods=["GET", "POST"])
@@ -167,7 +226,7 @@ def set_password() -> Response | str:
 
 
 @bp.route("/aanmelden/code-instellen", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], exempt_when=_from_a_known_device)
 def enrol_totp() -> Response | str:
     pending = _pending()
     if pending is None:
@@ -181,11 +240,17 @@ def enrol_totp() -> Response | str:
     form = TotpForm()
     if form.validate_on_submit():
         try:
-            check_totp(db.session(), keys, login_policy(), account, code=form.code.data, now=now())
-        except LoginFailed:
-            form.code.errors.append(
-                _("That code is not correct. Check the time on your phone and try the newest code.")
+            check_totp(
+                db.session(),
+                keys,
+                login_policy(),
+                account,
+                code=form.code.data,
+                client=login_client(account.id),
+                now=now(),
             )
+        except LoginFailed as failed:
+            form.code.errors.append(_code_message(failed))
         else:
             return _finish_login(pending)
     symbol = segno.make(provisioning_uri(secret, account.login), error="m")
@@ -202,7 +267,7 @@ def enrol_totp() -> Response | str:
 
 
 @bp.route("/aanmelden/code", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"], exempt_when=_from_a_known_device)
 def verify_totp() -> Response | str:
     pending = _pending()
     if pending is None:
@@ -214,15 +279,16 @@ def verify_totp() -> Response | str:
     if form.validate_on_submit():
         try:
             check_totp(
-                db.session(), keystore(), login_policy(), account, code=form.code.data, now=now()
+                db.session(),
+                keystore(),
+                login_policy(),
+                account,
+                code=form.code.data,
+                client=login_client(account.id),
+                now=now(),
             )
-        except LoginFailed:
-            form.code.errors.append(
-                _(
-                    "That code is not correct, or the account is temporarily locked. "
-                    "Enter the newest code from your app."
-                )
-            )
+        except LoginFailed as failed:
+            form.code.errors.append(_code_message(failed))
         else:
             return _finish_login(pending)
     form.code.data = ""
@@ -259,6 +325,7 @@ def overview() -> str:
         account=user.account,
         roles=roles_of(db.session(), user.person_id),
         sessions=live_sessions(db.session(), user.account.id, now()),
+        failures=recent_failures(db.session(), user.account),
         current_session_id=user.record.id,
         form=ConfirmForm(),
     )
@@ -294,9 +361,23 @@ def change_own_password() -> Response | str:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         account = user.account
-        if not passwords().verify(account.password_hash, form.current.data):
-            register_failure(account, login_policy(), now())
-            form.current.errors.append(_("Your current password is not correct."))
+        try:
+            confirm_current_password(
+                db.session(),
+                keystore(),
+                passwords(),
+                login_policy(),
+                account,
+                password=form.current.data,
+                client=login_client(account.id),
+                now=now(),
+            )
+        except LoginThrottled as throttled:
+            form.current.errors.append(_throttled_message(throttled))
+        except LoginFailed as failed:
+            form.current.errors.append(
+                _then_wait(_("Your current password is not correct."), failed)
+            )
         else:
             try:
                 change_password(

@@ -13,7 +13,7 @@ from complaints.accounts.models import Account, Role, RoleAssignment, SessionSta
 from complaints.accounts.services import issue_session
 from complaints.audit.models import AuditEvent
 from tests.conftest import Clock, app_session
-from tests.factories import make_org, make_person
+from tests.factories import csrf_token, make_org, make_person
 
 
 @pytest.fixture
@@ -123,3 +123,39 @@ def test_reset_password_and_deactivate_end_sessions(
     assert person_email in output
     assert "deactivated" in output
     assert _invoke(committed_app, "users", "deactivate", "nobody@example.org")[0] != 0
+
+
+def test_reset_password_ends_every_wait(
+    committed_app: Flask, person_email: str, clock: Clock
+) -> None:
+    """The operator's "unlock": after a reset the temporary password works at once, even from
+    the client that was made to wait."""
+    _invoke(committed_app, "users", "create", person_email)
+    clock.advance(minutes=1)
+    client = committed_app.test_client()
+
+    def attempt(password: str) -> tuple[int, str]:
+        page = client.get("/aanmelden")
+        response = client.post(
+            "/aanmelden",
+            data={"email": person_email, "password": password, "csrf_token": csrf_token(page)},
+        )
+        return response.status_code, response.get_data(as_text=True)
+
+    for i in range(6):
+        attempt(f"wrong password {i:02}")
+    status, html = attempt("wrong password again")
+    assert status == 200
+    assert "Te veel mislukte pogingen" in html  # the client waits, up to 15 minutes
+    code, output = _invoke(
+        committed_app,
+        "users",
+        "reset-password",
+        person_email,
+        "--password-stdin",
+        stdin="een tijdelijk wachtwoord\n",
+    )
+    assert code == 0, output
+    clock.advance(seconds=1)
+    status, _html = attempt("een tijdelijk wachtwoord")
+    assert status == 303

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from complaints.accounts.models import Account, StaffSession
+from complaints.accounts.models import Account, LoginFailure, StaffSession
 from complaints.accounts.services import deactivate_account
 from complaints.audit.models import AuditEvent
 from complaints.audit.services import Actor
@@ -149,11 +150,16 @@ def test_no_user_enumeration(
     assert _without_tokens(unknown.get_data(as_text=True)).replace("niemand@example.org", "X") == (
         _without_tokens(wrong.get_data(as_text=True)).replace(staff.account.login, "X")
     )
+    # Once the client has to wait, an unknown name and a real one (even with the right
+    # password) still look the same.
     for _ in range(5):
         _post_login(client, staff.account.login, "wrong password here")
-    locked = _post_login(client, staff.account.login, PASSWORD)
-    assert _without_tokens(locked.get_data(as_text=True)).replace(staff.account.login, "X") == (
-        _without_tokens(wrong.get_data(as_text=True)).replace(staff.account.login, "X")
+        _post_login(client, "niemand@example.org", "wrong password here")
+    waiting = _post_login(client, staff.account.login, PASSWORD)
+    unknown_waiting = _post_login(client, "niemand@example.org", "wrong password here")
+    assert "Wacht" in waiting.get_data(as_text=True)
+    assert _without_tokens(waiting.get_data(as_text=True)).replace(staff.account.login, "X") == (
+        _without_tokens(unknown_waiting.get_data(as_text=True)).replace("niemand@example.org", "X")
     )
     # The password typed is never echoed back.
     assert "wrong password here" not in wrong.get_data(as_text=True)
@@ -336,7 +342,7 @@ def test_changing_password_needs_the_current_one(
     assert "account.password_changed" in _audit_actions(app)
 
 
-def test_wrong_totp_codes_count_towards_the_lock(
+def test_wrong_totp_codes_make_this_client_wait_and_say_how_long(
     app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
 ) -> None:
     _post_login(client, staff.account.login, PASSWORD)
@@ -346,13 +352,287 @@ def test_wrong_totp_codes_count_towards_the_lock(
             "/aanmelden/code", data={"code": "123456", "csrf_token": csrf_token(page)}
         )
         assert page.status_code == 200
+    assert "Wacht 30 seconden" in page.get_data(as_text=True)
     assert staff.totp_secret is not None
     right = client.post(
         "/aanmelden/code",
         data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
     )
-    assert right.status_code == 200  # locked now, even with the right code
+    # This client waits, even with the right code, and is told so.
+    assert right.status_code == 200
+    assert "Te veel mislukte pogingen" in right.get_data(as_text=True)
     assert client.get("/account").status_code == 302
+    clock.advance(seconds=61)
+    later = client.get("/aanmelden/code")
+    done = client.post(
+        "/aanmelden/code",
+        data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(later)},
+    )
+    assert done.status_code == 303
+    # Wrong codes mean someone had the password: the account page says so.
+    assert "5 van deze pogingen hadden uw wachtwoord goed" in client.get("/account").get_data(
+        as_text=True
+    )
+
+
+def test_a_reused_code_says_wait_for_the_next_one(
+    app: Flask, client: FlaskClient, staff: StaffLogin, clock: Clock
+) -> None:
+    log_in(client, staff, clock())
+    page = client.get("/account")
+    client.post("/afmelden", data={"csrf_token": csrf_token(page)})
+    clock.advance(seconds=5)
+    _post_login(client, staff.account.login, PASSWORD)
+    page = client.get("/aanmelden/code")
+    assert staff.totp_secret is not None
+    again = client.post(
+        "/aanmelden/code",
+        data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
+    )
+    html = again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert "Deze code is net gebruikt. Wacht op de volgende code" in html
+    assert "niet juist" not in html
+    assert "Te veel" not in html
+    english = app.test_client()
+    english.set_cookie("taal", "en")
+    log_in(english, staff, clock() + timedelta(seconds=30))
+    page = english.get("/account")
+    english.post("/afmelden", data={"csrf_token": csrf_token(page)})
+    _post_login(english, staff.account.login, PASSWORD)
+    page = english.get("/aanmelden/code")
+    again = english.post(
+        "/aanmelden/code",
+        data={
+            "code": totp_code(staff.totp_secret, clock() + timedelta(seconds=30)),
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert "This code has just been used. Wait for the next code" in again.get_data(as_text=True)
+
+
+ATTACKER_ADDRESS = "203.0.113.66"
+OWNER_ADDRESS = "198.51.100.7"
+
+
+def _client_at(app: Flask, address: str) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+class TestLockOutAttack:
+    """Someone who knows a counsellor's name (it is on the form) tries to keep them out."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        # The request rate limit would stop the attacker after ten posts a minute; this is about
+        # what the log-in itself does with the attempts that reach it.
+        return {"login_rate_limit": "1000 per minute"}
+
+    @pytest.mark.parametrize(
+        ("owner_address", "owner_gets_in"),
+        [
+            pytest.param(OWNER_ADDRESS, True, id="owner-elsewhere"),
+            # Control: the owner on the attacker's address is a client the log-in cannot tell
+            # from the attacker's, which is what a per-account lock does to every client. The
+            # owner is kept out, so the assertion would catch a return of that lock.
+            pytest.param(ATTACKER_ADDRESS, False, id="control-indistinguishable-client"),
+        ],
+    )
+    def test_fifty_wrong_passwords_do_not_keep_the_owner_out(
+        self,
+        app: Flask,
+        staff: StaffLogin,
+        clock: Clock,
+        owner_address: str,
+        owner_gets_in: bool,
+    ) -> None:
+        attacker = _client_at(app, ATTACKER_ADDRESS)
+        answers = [
+            _post_login(attacker, staff.account.login, f"guess number {i:02}").get_data(
+                as_text=True
+            )
+            for i in range(50)
+        ]
+        assert all("Inloggen mislukt" in html for html in answers)
+        # The attacking client itself is throttled: refused unheard, and told how long to wait.
+        assert sum("Te veel mislukte pogingen" in html for html in answers) == 45
+        assert "Wacht 15 minuten" in answers[-1]
+        right = _post_login(attacker, staff.account.login, PASSWORD)
+        assert right.status_code == 200
+        assert "Te veel mislukte pogingen" in right.get_data(as_text=True)
+
+        owner = _client_at(app, owner_address)
+        page = owner.get("/aanmelden")
+        response = owner.post(
+            "/aanmelden",
+            data={
+                "email": staff.account.login,
+                "password": PASSWORD,
+                "csrf_token": csrf_token(page),
+            },
+        )
+        if not owner_gets_in:
+            assert response.status_code == 200
+            assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
+            return
+        assert response.status_code == 303
+        page = owner.get("/aanmelden/code")
+        assert staff.totp_secret is not None
+        done = owner.post(
+            "/aanmelden/code",
+            data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
+        )
+        assert done.status_code == 303
+        assert done.headers["Location"] == "/account"
+
+        # The owner sees what happened: 50 failed attempts (the 51st too), one client, no
+        # address.
+        html = owner.get("/account").get_data(as_text=True)
+        assert "51 mislukte pogingen om in te loggen op uw account" in html
+        assert "1 apparaat of netwerk" in html
+        assert ATTACKER_ADDRESS not in html
+        with app_session(app) as session:
+            failed = session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == "auth.login_failed")
+            ).all()
+            stored = session.scalars(sa.select(LoginFailure.client_key)).all()
+        # Every attempt is still an audit event, and no address is stored anywhere.
+        assert len(failed) == 51
+        assert len(set(stored)) == 1
+        assert all(re.fullmatch("[0-9a-f]{32}", key) for key in stored)
+
+    @pytest.mark.parametrize(
+        ("browser", "owner_gets_in"),
+        [
+            pytest.param("known", True, id="owners-own-browser"),
+            # Control: the same owner at the same address in a browser that never logged in
+            # is the attacker's client as far as the log-in can tell, and waits.
+            pytest.param("fresh", False, id="control-fresh-browser"),
+        ],
+    )
+    def test_an_attacker_in_the_owners_office_network_does_not_keep_the_owner_out(
+        self, app: Flask, staff: StaffLogin, clock: Clock, browser: str, owner_gets_in: bool
+    ) -> None:
+        office = "192.0.2.50"  # one NAT address for the whole office
+        owner = _client_at(app, office)
+        log_in(owner, staff, clock())
+        page = owner.get("/account")
+        owner.post("/afmelden", data={"csrf_token": csrf_token(page)})
+        clock.advance(minutes=1)
+        colleague = _client_at(app, office)
+        for i in range(50):
+            _post_login(colleague, staff.account.login, f"guess number {i:02}")
+        if browser == "fresh":
+            owner = _client_at(app, office)
+        response = _post_login(owner, staff.account.login, PASSWORD)
+        if not owner_gets_in:
+            assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
+            return
+        assert response.status_code == 303
+        page = owner.get("/aanmelden/code")
+        assert staff.totp_secret is not None
+        done = owner.post(
+            "/aanmelden/code",
+            data={"code": totp_code(staff.totp_secret, clock()), "csrf_token": csrf_token(page)},
+        )
+        assert done.status_code == 303
+        assert "Te veel" in _post_login(colleague, staff.account.login, PASSWORD).get_data(
+            as_text=True
+        )
+
+    def test_a_forged_known_device_cookie_is_just_an_address(
+        self, app: Flask, staff: StaffLogin, clock: Clock
+    ) -> None:
+        attacker = _client_at(app, ATTACKER_ADDRESS)
+        attacker.set_cookie(
+            "bekend_apparaat", f'[{staff.account.id}, "made-up"]', path="/aanmelden"
+        )
+        for i in range(6):
+            _post_login(attacker, staff.account.login, f"guess number {i:02}")
+        assert "Te veel" in _post_login(attacker, staff.account.login, PASSWORD).get_data(
+            as_text=True
+        )
+
+    def test_the_account_page_counts_since_the_previous_log_in(
+        self, app: Flask, staff: StaffLogin, clock: Clock
+    ) -> None:
+        owner = _client_at(app, OWNER_ADDRESS)
+        log_in(owner, staff, clock())
+        assert "Geen mislukte pogingen." in owner.get("/account").get_data(as_text=True)
+        clock.advance(minutes=1)
+        for i, address in enumerate(("192.0.2.1", "192.0.2.2", "192.0.2.3")):
+            _post_login(_client_at(app, address), staff.account.login, f"wrong guess {i}!!")
+        html = owner.get("/account").get_data(as_text=True)
+        assert "3 mislukte pogingen" in html
+        assert "3 verschillende apparaten of netwerken" in html
+        page = owner.get("/account")
+        owner.post("/afmelden", data={"csrf_token": csrf_token(page)})
+        clock.advance(minutes=5)
+        log_in(owner, staff, clock())
+        html = owner.get("/account").get_data(as_text=True)
+        # Still shown right after the next log-in: they happened since the one before.
+        assert "3 mislukte pogingen" in html
+        page = owner.get("/account")
+        owner.post("/afmelden", data={"csrf_token": csrf_token(page)})
+        clock.advance(minutes=5)
+        log_in(owner, staff, clock())
+        assert "Geen mislukte pogingen sinds uw vorige aanmelding" in owner.get(
+            "/account"
+        ).get_data(as_text=True)
+
+    def test_spraying_many_accounts_from_one_client_is_throttled(
+        self, app: Flask, staff: StaffLogin, clock: Clock
+    ) -> None:
+        with app_session(app) as session:
+            org = make_org(session, clock(), code="SPR")
+            logins = [
+                make_account(
+                    session, make_person(session, org.directorate, clock()), clock()
+                ).account.login
+                for _ in range(25)
+            ]
+        sprayer = _client_at(app, ATTACKER_ADDRESS)
+        answers = [
+            _post_login(sprayer, login, "Zomer2026!Zomer").get_data(as_text=True)
+            for login in logins
+        ]
+        assert sum("Te veel mislukte pogingen" in html for html in answers) == 5
+        # The sprayer waits for every name now, the owner elsewhere not at all.
+        assert "Te veel mislukte pogingen" in _post_login(
+            sprayer, staff.account.login, PASSWORD
+        ).get_data(as_text=True)
+        assert log_in(_client_at(app, OWNER_ADDRESS), staff, clock()).status_code == 303
+
+
+class TestRateLimitBehindOneAddress:
+    """The request limit counts per address: a browser that logged in before is not held to
+    the office NAT's shared count, which an attacker there could use up."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"login_rate_limit": "3 per minute"}
+
+    def test_a_known_browser_is_not_held_to_the_shared_limit(
+        self, app: Flask, staff: StaffLogin, clock: Clock
+    ) -> None:
+        owner = _client_at(app, "192.0.2.50")
+        log_in(owner, staff, clock())
+        page = owner.get("/account")
+        owner.post("/afmelden", data={"csrf_token": csrf_token(page)})
+        colleague = _client_at(app, "192.0.2.50")
+        statuses = [
+            _post_login(colleague, staff.account.login, "wrong password here").status_code
+            for _ in range(4)
+        ]
+        assert statuses == [200, 200, 429, 429]  # the owner's log-in used one
+        assert (
+            _post_login(_client_at(app, "192.0.2.50"), staff.account.login, PASSWORD).status_code
+            == 429
+        )
+        clock.advance(seconds=30)
+        assert log_in(owner, staff, clock()).status_code == 303
 
 
 class TestRateLimit:

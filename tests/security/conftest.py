@@ -44,8 +44,8 @@ def without_tokens(text: str) -> str:
 
 def database_state(app: Flask) -> dict[str, object]:
     """Everything a request could change, in one query: the row count of every table, the
-    versions of the cases, which sessions were ended, and the accounts' passwords and lock
-    counters."""
+    versions of the cases, which sessions were ended, and the accounts' passwords and last
+    TOTP steps (failed log-ins are rows of their own)."""
 
     def count(table: sa.FromClause, *where: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
         return sa.select(sa.func.count()).select_from(table).where(*where).scalar_subquery()
@@ -66,7 +66,7 @@ def database_state(app: Flask) -> dict[str, object]:
         ).one()
         state: dict[str, object] = dict(zip(columns, row, strict=True))
         accounts = session.execute(
-            sa.select(Account.id, Account.password_hash, Account.failed_attempts).order_by(
+            sa.select(Account.id, Account.password_hash, Account.totp_last_step).order_by(
                 Account.id
             )
         ).all()

@@ -187,7 +187,8 @@ def test_receipt_code_log_in_and_hold_reference(world: matrix.World) -> None:
             problems.append(f"hold reference {payload!r}: {response.status_code}")
     assert not problems, "\n".join(problems)
     after = database_state(world.app)
-    # Failed attempts are audited; nothing else changed (no hold was placed, no session made).
-    assert changed(before, after) == ["audit_events"]
+    # Failed attempts are audited and counted for the log-in throttle; nothing else changed (no
+    # hold was placed, no session made).
+    assert changed(before, after) == ["audit_events", "login_failures"]
     with app_session(world.app) as session:
         assert session.execute(sa.text("SELECT COUNT(*) FROM cases")).scalar_one() >= 7
