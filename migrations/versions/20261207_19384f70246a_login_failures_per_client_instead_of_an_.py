@@ -6,7 +6,7 @@ of the log-in name and of the client (complaints/accounts/throttle.py); the acco
 them since the log-in before the last (previous_login_at). A lock that was running is dropped.
 
 Revision ID: 19384f70246a
-Revises: 5b7e0c1d2a93
+Revises: 3c4f9a7e21b6
 Create Date: 2026-12-07 02:50:42.022762
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "19384f70246a"
-down_revision: str | None = "5b7e0c1d2a93"
+down_revision: str | None = "3c4f9a7e21b6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
