@@ -37,7 +37,7 @@ from complaints.settings import ConfigurationError, Settings, development_secret
 from complaints.stats import api as stats_api
 from complaints.stats import reports as stats_reports
 from complaints.stats import views as stats_views
-from complaints.web import errors, i18n, lifecycle, limits, security, templating
+from complaints.web import errors, i18n, lifecycle, limits, routing, security, templating
 from complaints.web import views as web_views
 from complaints.workflow import cli as deadlines_cli
 from complaints.workflow.config import load_workflow
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     secret_key = development_secret_key(settings)
 
     app = lifecycle.ComplaintsFlask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.url_rule_class = routing.SharedBuilderRule  # compiled once per process, not per app
     app.config.update(
         SECRET_KEY=secret_key,
         SESSION_COOKIE_NAME="__Host-session" if settings.cookie_secure else "session",

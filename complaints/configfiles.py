@@ -2,13 +2,66 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 from complaints.settings import ConfigurationError
 from complaints.web.i18n import Localized
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+# Enough for the shipped files and the few variants a test writes; the oldest entry goes first.
+_PARSED_PER_LOADER = 16
+
+
+def parsed_once(
+    load: Callable[Concatenate[Path, _P], _T],
+) -> Callable[Concatenate[Path, _P], _T]:
+    """Keep what ``load`` made of a policy file while the file's bytes stay the same.
+
+    Every application checks its policy files when it is built; a process that builds many
+    (the test suite, above all) need not parse and check the same bytes each time. The key is
+    the path as given, the file's content and the identity of any further argument (the
+    retention policy is checked against one workflow object). A file that cannot be read, or
+    whose check fails, is never cached, so its error is raised every time. The result is shared:
+    the loaders return frozen dataclasses, and nobody may change what is inside them.
+    """
+    parsed: dict[tuple[Any, ...], tuple[tuple[Any, ...], _T]] = {}
+
+    @functools.wraps(load)
+    def cached(path: Path, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return load(path, *args, **kwargs)  # the loader words the error
+        named = sorted(kwargs.items())
+        depends_on = (*args, *(value for _, value in named))
+        key = (
+            path,
+            hashlib.sha256(content).digest(),
+            tuple(name for name, _ in named),
+            *map(id, depends_on),
+        )
+        hit = parsed.get(key)
+        # The entry holds its arguments, so an id in a key cannot be reused by a newer object.
+        if hit is not None and all(a is b for a, b in zip(hit[0], depends_on, strict=True)):
+            return hit[1]
+        value = load(path, *args, **kwargs)
+        try:
+            unchanged = path.read_bytes() == content
+        except OSError:
+            unchanged = False
+        if unchanged:  # a file rewritten while it was read is not remembered under either text
+            parsed[key] = (depends_on, value)
+            while len(parsed) > _PARSED_PER_LOADER:
+                del parsed[next(iter(parsed))]
+        return value
+
+    return cached
 
 
 def read_toml(path: Path) -> dict[str, Any]:

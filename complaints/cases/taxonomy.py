@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import current_app
 
 from complaints.cases.models import Route
-from complaints.configfiles import Section, read_toml
+from complaints.configfiles import Section, parsed_once, read_toml
 from complaints.web.i18n import Localized
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -41,6 +41,7 @@ class Taxonomy:
         return [c for c in self.categories.values() if c.offered]
 
 
+@parsed_once
 def load_taxonomy(path: Path) -> Taxonomy:
     """Read and check the taxonomy; raises ConfigurationError naming the first problem."""
     root = Section(path, "", read_toml(path))

@@ -17,7 +17,7 @@ from typing import TypeVar
 from flask import current_app
 
 from complaints.cases.models import Route
-from complaints.configfiles import Section, read_toml
+from complaints.configfiles import Section, parsed_once, read_toml
 from complaints.web.i18n import Localized
 from complaints.workflow.config import Period, Workflow
 
@@ -140,6 +140,7 @@ class RetentionPolicy:
         return next(r for r in self.rules if r.category is category and r.action is Action.DESTROY)
 
 
+@parsed_once
 def load_retention(path: Path, workflow: Workflow) -> RetentionPolicy:
     data = read_toml(path)
     root = Section(path, "", data)

@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app
 
 from complaints.cases.models import ConsentKind, GrantRole, Route
-from complaints.configfiles import Section, read_toml
+from complaints.configfiles import Section, parsed_once, read_toml
 from complaints.web.i18n import Localized
 
 # The state every route must have: the complainant's own withdrawal (followup.withdraw_case).
@@ -150,6 +150,7 @@ class Workflow:
         return {r: set(w.states) - w.final for r, w in self.routes.items()}
 
 
+@parsed_once
 def load_workflow(path: Path) -> Workflow:
     """Read and check the workflow; raises ConfigurationError naming the first problem."""
     root = Section(path, "", read_toml(path))
