@@ -7,6 +7,7 @@ command that needs keys checks for them itself and fails closed.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -19,6 +20,9 @@ def _serving() -> bool:
     context = click.get_current_context(silent=True)
     return context is None or context.command.name == "run"
 
+
+# Owner-only files from the first one on, also for CLI commands (create_app does the same).
+os.umask(0o077)
 
 try:
     app = create_app(strict_startup=_serving())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
@@ -19,7 +20,7 @@ from complaints.casework import views as casework_views
 from complaints.committee import views as committee_views
 from complaints.crypto import cli as crypto_cli
 from complaints.crypto import services as crypto
-from complaints.crypto.keystore import KeyStore, KeyStoreError
+from complaints.crypto.keystore import KeyStore, KeyStoreError, KeyStoreMissing
 from complaints.demo import cli as demo_cli
 from complaints.directory import cli as directory_cli
 from complaints.followup import views as followup_views
@@ -45,6 +46,7 @@ from complaints.workflow.config import load_workflow
 # Room for the text fields of the largest form beside its files.
 FORM_OVERHEAD_BYTES = 1024 * 1024
 CSRF_TOKEN_HOURS = 8  # long enough to write a complaint in one sitting
+OWNER_ONLY_UMASK = 0o077
 
 
 def max_request_bytes(settings: Settings) -> int:
@@ -54,9 +56,13 @@ def max_request_bytes(settings: Settings) -> int:
 def create_app(settings: Settings | None = None, *, strict_startup: bool = True) -> Flask:
     """Build the application. ``strict_startup=False`` lets key-management commands run
     while the key store is still missing; serving always requires it."""
+    # Before anything is written: the database, its WAL, key files and the secret are created
+    # owner-only, in development too (what a copy of them reveals is the whole point).
+    os.umask(OWNER_ONLY_UMASK)
     settings = settings or load_settings()
     configure_logging(settings)
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only_database(settings)
     secret_key = development_secret_key(settings)
 
     app = lifecycle.ComplaintsFlask(__name__, instance_path=str(settings.instance_path.resolve()))
@@ -133,6 +139,20 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     return app
 
 
+def _owner_only_database(settings: Settings) -> None:
+    """Tighten an SQLite database made before files were created owner-only (its WAL and
+    shared-memory files take the database file's mode when SQLite creates them)."""
+    url = settings.resolved_database_url
+    if not url.startswith("sqlite:///"):
+        return
+    database = url.removeprefix("sqlite:///")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.chmod(database + suffix, 0o600)
+        except FileNotFoundError:
+            continue
+
+
 def _check_keystore(keys: KeyStore, *, strict: bool) -> None:
     try:
         keys.check()
@@ -142,4 +162,7 @@ def _check_keystore(keys: KeyStore, *, strict: bool) -> None:
                 f"key store unavailable ({exc}); create it with 'flask --app wsgi keys init' "
                 "or set COMPLAINTS_KEYSTORE_PATH"
             ) from None
-        get_logger(__name__).warning("keystore.unavailable", error=str(exc))
+        # A store not created yet is no news: 'keys init' is about to create it, and every
+        # other command that needs keys checks for them itself and fails closed.
+        if not isinstance(exc, KeyStoreMissing):
+            get_logger(__name__).warning("keystore.unavailable", error=str(exc))

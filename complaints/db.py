@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,10 @@ from sqlalchemy import Connection, Engine, MetaData, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from complaints.logs import get_logger
+
+log = get_logger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -90,6 +95,9 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed in the file, not left in a freed page
+        # where a copy of the file would keep a destroyed case's key slot.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -98,6 +106,62 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass(frozen=True)
+class CompactionReport:
+    """What :func:`compact_storage` could clean; ``skipped`` names tables PostgreSQL refused."""
+
+    dialect: str
+    tables: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
+    busy: bool = False  # SQLite: a reader kept the WAL from being truncated entirely
+
+
+def compact_storage(engine: Engine, tables: Sequence[str]) -> CompactionReport:
+    """Clear what deletions and rewraps left behind in the live files, after they committed.
+
+    SQLite (``secure_delete`` already zeroes freed space in the database file): checkpoint
+    the WAL into the file and truncate it, so the old page images are gone from the WAL too.
+    PostgreSQL: VACUUM the tables, so dead tuples (a slot as it was before its rewrap, a
+    deleted case) are reclaimed instead of waiting for autovacuum. VACUUM needs the table's
+    owner; for any other role PostgreSQL warns and skips, which is logged, never fatal.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            # On the driver's connection: a checkpoint inside the BEGIN IMMEDIATE that
+            # SQLAlchemy would open first fails with "database table is locked".
+            raw: Any = connection.connection.driver_connection
+            busy, _log, _moved = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("storage.checkpoint_busy")
+        return CompactionReport("sqlite", tuple(tables), busy=bool(busy))
+    if engine.dialect.name != "postgresql":
+        return CompactionReport(engine.dialect.name, ())
+    skipped: list[str] = []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        driver: Any = connection.connection.driver_connection
+        notices: list[str] = []
+
+        def collect(diagnostic: Any) -> None:
+            notices.append(str(diagnostic.message_primary or ""))
+
+        driver.add_notice_handler(collect)
+        try:
+            for table in tables:
+                notices.clear()
+                connection.exec_driver_sql(f'VACUUM "{table}"')
+                if any("skipping" in notice for notice in notices):
+                    skipped.append(table)
+        finally:
+            driver.remove_notice_handler(collect)
+    if skipped:
+        log.warning(
+            "storage.vacuum_skipped",
+            tables=",".join(skipped),
+            reason="the database role does not own these tables; run the maintenance role",
+        )
+    return CompactionReport("postgresql", tuple(tables), tuple(skipped))
 
 
 def create_engine(url: str) -> Engine:

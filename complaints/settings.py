@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     rewrap_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # Key lifecycle (keys maintain): the active KEK is replaced when older than this, and a
+    # retired KEK is destroyed this long after its last slot left it. Keep the second equal to
+    # the longest time any backup of the database is kept: an older backup cannot be restored.
+    kek_rotation_days: int = Field(default=30, ge=1, le=366)
+    backup_retention_days: int = Field(default=35, ge=1, le=3660)
     # Cases the retention sweep handles per transaction: a killed sweep loses at most one batch
     # of work (never half a case), and memory stays flat however many cases there are.
     retention_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -6,13 +6,22 @@
 #
 # The two go to different folders, shipped to different targets that different people can
 # reach: the database alone is unreadable, the key store alone holds no case content.
-# Backups older than KEEP_DAYS days are removed from BACKUP_DIR.
+# Backups older than KEEP_DAYS days are removed from BACKUP_DIR. KEEP_DAYS defaults to
+# COMPLAINTS_BACKUP_RETENTION_DAYS (35), and may not be longer: 'keys maintain' destroys a
+# retired key that many days after its last case key left it, so a database backup older than
+# that can no longer be restored, by design (docs/operations.md, docs/keys.md).
 set -eu
 umask 077
 
 what="${1:?usage: backup.sh database|keys}"
 dir="${BACKUP_DIR:?set BACKUP_DIR}"
-keep="${KEEP_DAYS:-30}"
+horizon="${COMPLAINTS_BACKUP_RETENTION_DAYS:-35}"
+keep="${KEEP_DAYS:-$horizon}"
+if [ "$keep" -gt "$horizon" ]; then
+    echo "KEEP_DAYS=$keep is longer than COMPLAINTS_BACKUP_RETENTION_DAYS=$horizon:" \
+        "backups that old cannot be restored (their keys are destroyed)" >&2
+    exit 2
+fi
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$dir"
 
@@ -43,5 +52,7 @@ keys)
     ;;
 esac
 
-find "$dir" -maxdepth 1 -name "$pattern" -type f -mtime +"$keep" -delete
+# Exactly KEEP_DAYS: in minutes, since find's -mtime rounds down to whole days (+35 would keep
+# a backup for almost 36 days).
+find "$dir" -maxdepth 1 -name "$pattern" -type f -mmin +"$((keep * 1440))" -delete
 echo "backup written: $target"

@@ -222,10 +222,11 @@ def test_every_service_runs_as_the_service_account_hardened() -> None:
             assert re.search(rf"^{re.escape(line)}$", text, re.M), f"{unit.name}: {line}"
 
 
-def test_only_the_sweep_may_write_to_the_key_store() -> None:
+def test_only_the_sweep_and_key_maintenance_may_write_to_the_key_store() -> None:
+    writers = {"complaints-retention.service", "complaints-keys.service"}
     for unit in sorted(DEPLOY.glob("*.service")):
         writable = " ".join(re.findall(r"^ReadWritePaths=(.*)$", unit.read_text(), re.M))
-        may_write = unit.name == "complaints-retention.service"
+        may_write = unit.name in writers
         assert ("/var/lib/complaints/keys" in writable) is may_write, unit.name
 
 

@@ -375,6 +375,7 @@ def assign_member(
         kind="case_assigned",
         params={"reference": case.reference},
         now=now,
+        case_id=case.id,
     )
     _touch(case, now)
     _flush(session)

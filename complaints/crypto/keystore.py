@@ -41,6 +41,10 @@ class KeyStoreUnavailable(KeyStoreError):
     """The key store cannot be reached or read; nothing may be encrypted or decrypted."""
 
 
+class KeyStoreMissing(KeyStoreUnavailable):
+    """No key store has been created at this place yet (``keys init`` creates it)."""
+
+
 class KeyStoreExists(KeyStoreError):
     """``init`` was asked to create a store where one already exists."""
 
@@ -66,7 +70,7 @@ class SecretPurpose(StrEnum):
 class KekStatus(StrEnum):
     ACTIVE = "active"  # wraps new data keys
     PREVIOUS = "previous"  # unwraps only; its slots are waiting to be rewrapped
-    RETIRED = "retired"  # no slot uses it any more; kept to read restored backups
+    RETIRED = "retired"  # no slot uses it any more; kept to read backups until the horizon
     EPOCH = "epoch"  # wraps the cases due for destruction in one month (retention)
     DESTROYED = "destroyed"  # gone for good: what it wrapped can never be read again
 
@@ -76,6 +80,10 @@ class KekInfo:
     key_id: str
     status: KekStatus
     created_at: str
+    # When the last slot left the key (ISO 8601): backups made before then may still need it,
+    # so a retired key is destroyed only backup_retention_days later (crypto/lifecycle.py).
+    released_at: str | None = None
+    destroyed_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,14 +118,21 @@ class KeyStore(Protocol):
     def create_kek(self, now: datetime) -> str:
         """Create a new KEK and make it the active one; the old active KEK becomes previous."""
 
-    def retire_kek(self, key_id: str) -> None: ...
+    def retire_kek(self, key_id: str, now: datetime | None = None) -> None:
+        """Mark a previous KEK that no slot uses as retired; ``now`` records that moment as
+        the one its last slot left it."""
+
+    def mark_released(self, key_id: str, now: datetime, *, again: bool = False) -> None:
+        """Record that no slot uses the key since ``now`` (kept if already recorded, unless
+        ``again``: slots came back, from a restored backup say, and left once more)."""
 
     def epoch_kek(self, month: str, now: datetime) -> str:
         """The epoch key of ``month`` ("2028-11"), created when first asked for. Refused once
         that month's key has been destroyed."""
 
     def destroy_kek(self, key_id: str, now: datetime) -> None:
-        """Destroy an epoch key: its file is overwritten and removed, its status kept."""
+        """Destroy a retired or an epoch key: its file is overwritten and removed, its status
+        kept. The active and previous keys are refused: slots may still need them."""
 
 
 def epoch_key_id(month: str) -> str:
@@ -233,7 +248,13 @@ class LocalKeyStore:
     def keks(self) -> list[KekInfo]:
         state = self._current_state()
         return [
-            KekInfo(key_id, KekStatus(info["status"]), info["created_at"])
+            KekInfo(
+                key_id,
+                KekStatus(info["status"]),
+                info["created_at"],
+                info.get("released_at"),
+                info.get("destroyed_at"),
+            )
             for key_id, info in sorted(state["keks"].items(), key=lambda kv: kv[1]["created_at"])
         ]
 
@@ -261,7 +282,7 @@ class LocalKeyStore:
             self._save_state(state)
             return key_id
 
-    def retire_kek(self, key_id: str) -> None:
+    def retire_kek(self, key_id: str, now: datetime | None = None) -> None:
         with self._lock:
             state = self._current_state(locked=True)
             info = state["keks"].get(key_id)
@@ -269,7 +290,24 @@ class LocalKeyStore:
                 raise UnknownKey(key_id)
             if state["active"] == key_id:
                 raise KeyStoreError("the active key cannot be retired")
+            if info["status"] == KekStatus.DESTROYED:
+                raise KeyStoreError(f"{key_id} has been destroyed")
             info["status"] = KekStatus.RETIRED.value
+            if now is not None:
+                info.setdefault("released_at", now.isoformat(timespec="seconds"))
+            self._save_state(state)
+
+    def mark_released(self, key_id: str, now: datetime, *, again: bool = False) -> None:
+        with self._lock:
+            state = self._current_state(locked=True)
+            info = state["keks"].get(key_id)
+            if info is None:
+                raise UnknownKey(key_id)
+            if info["status"] not in (KekStatus.RETIRED, KekStatus.EPOCH):
+                raise KeyStoreError(f"{key_id} is {info['status']}: slots may still use it")
+            if "released_at" in info and not again:
+                return
+            info["released_at"] = now.isoformat(timespec="seconds")
             self._save_state(state)
 
     def epoch_kek(self, month: str, now: datetime) -> str:
@@ -300,9 +338,13 @@ class LocalKeyStore:
             if info is None:
                 raise UnknownKey(key_id)
             if info["status"] == KekStatus.DESTROYED:
+                # Killed after the state was saved and before the file went: finish that.
+                _shred(self.path / "kek" / f"{key_id}.key")
                 return
-            if info["status"] != KekStatus.EPOCH:
-                raise KeyStoreError("only epoch keys are destroyed; rotate and retire others")
+            if info["status"] not in (KekStatus.EPOCH, KekStatus.RETIRED):
+                raise KeyStoreError(
+                    "only retired and epoch keys are destroyed; rotate and retire others first"
+                )
             # The state first: from this moment no process of this store uses the key, even
             # one that still has it in memory (every use checks the status).
             info["status"] = KekStatus.DESTROYED.value
@@ -340,6 +382,8 @@ class LocalKeyStore:
         state_file = self._state_file
         try:
             info = state_file.stat()
+        except FileNotFoundError:
+            raise KeyStoreMissing(f"{self.description} is missing") from None
         except OSError:
             raise KeyStoreUnavailable(f"{self.description} is missing or unreadable") from None
         # The file is replaced, never edited: a new inode shows a change even when the

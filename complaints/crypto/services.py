@@ -274,19 +274,61 @@ def rotate_keys(
     Safe to run again after an interruption (``create_new=False`` only finishes the rewrap):
     each batch commits on its own, and a slot is readable under its old or its new KEK.
     """
-    new_key_id = None
-    if create_new:
-        new_key_id = keys.create_kek(now)
-        record_event(
-            session,
-            keys,
-            actor=actor,
-            action="keys.kek_created",
-            now=now,
-            object_type="kek",
-            object_id=new_key_id,
-        )
+    new_key_id = create_active_kek(session, keys, actor=actor, now=now) if create_new else None
+    if new_key_id:
         commit()
+    total = rewrap_all(
+        session, keys, now=now, batch_size=batch_size, commit=commit, on_progress=on_progress
+    )
+    retired = retire_unused_keks(session, keys, now)
+    record_event(
+        session,
+        keys,
+        actor=actor,
+        action="keys.rewrapped",
+        now=now,
+        object_type="kek",
+        object_id=keys.active_kek_id(),
+        details={"slots": total, "retired": ",".join(retired)},
+    )
+    commit()
+    return RotationReport(new_key_id, total, retired)
+
+
+def create_active_kek(
+    session: Session,
+    keys: KeyStore,
+    *,
+    actor: Actor,
+    now: datetime,
+    created_at: datetime | None = None,
+) -> str:
+    """A new active KEK (the old one becomes previous), audited; ``created_at`` dates it in
+    the key store when that is not ``now`` (``keys maintain --as-of``)."""
+    key_id = keys.create_kek(created_at or now)
+    record_event(
+        session,
+        keys,
+        actor=actor,
+        action="keys.kek_created",
+        now=now,
+        object_type="kek",
+        object_id=key_id,
+    )
+    return key_id
+
+
+def rewrap_all(
+    session: Session,
+    keys: KeyStore,
+    *,
+    now: datetime,
+    batch_size: int,
+    commit: Callable[[], None],
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Rewrap every KEK slot that is not under the active KEK (nor under an epoch key), a
+    committed batch at a time; returns how many."""
     total = 0
     after_id = 0
     while True:
@@ -303,26 +345,14 @@ def rotate_keys(
         total += done
         if on_progress:
             on_progress(total)
-    retired = retire_unused_keks(session, keys)
-    record_event(
-        session,
-        keys,
-        actor=actor,
-        action="keys.rewrapped",
-        now=now,
-        object_type="kek",
-        object_id=keys.active_kek_id(),
-        details={"slots": total, "retired": ",".join(retired)},
-    )
-    commit()
-    return RotationReport(new_key_id, total, retired)
+    return total
 
 
-def retire_unused_keks(session: Session, keys: KeyStore) -> list[str]:
-    """Mark previous KEKs that no slot uses any more as retired."""
+def retire_unused_keks(session: Session, keys: KeyStore, now: datetime | None = None) -> list[str]:
+    """Mark previous KEKs that no slot uses any more as retired, since ``now``."""
     retired = []
     for usage in key_usage(session, keys):
         if usage.status is KekStatus.PREVIOUS and usage.slots == 0:
-            keys.retire_kek(usage.key_id)
+            keys.retire_kek(usage.key_id, now)
             retired.append(usage.key_id)
     return retired

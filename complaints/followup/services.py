@@ -467,6 +467,7 @@ def _notify_handlers(session: Session, case: Case, kind: str, now: datetime) -> 
             kind=kind,
             params={"reference": case.reference},
             now=now,
+            case_id=case.id,
         )
 
 

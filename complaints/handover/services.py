@@ -488,6 +488,7 @@ def _move(
             kind="case_assigned",
             params={"reference": case.reference},
             now=now,
+            case_id=case.id,
         )
     session.add(
         CaseEvent(

@@ -274,6 +274,7 @@ def announce_grants(
             kind="case_assigned",
             params=params,
             now=now,
+            case_id=case.id,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,6 +26,11 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     recipient_person_id: Mapped[int] = mapped_column(
         sa.ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    # The case the e-mail is about: its params name the case, so they go when the case goes
+    # (the retention sweep deletes them, and the cascade catches any other deletion).
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(sa.String(40))
     # A case reference and dates: values a template places in fixed sentences.

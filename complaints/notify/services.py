@@ -10,6 +10,7 @@ Python and HTML templates, so sentences in a ``.txt`` template were never transl
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -53,8 +54,11 @@ def queue_notification(
     kind: str,
     params: dict[str, Any],
     now: datetime,
+    case_id: uuid.UUID | None = None,
 ) -> Notification:
-    """Put an e-mail in the outbox, in the caller's transaction; it goes out after the commit."""
+    """Put an e-mail in the outbox, in the caller's transaction; it goes out after the commit.
+    An e-mail about a case gives its ``case_id``: the row (whose params name the case) is then
+    destroyed with the case, so no reference outlives it in the outbox."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     for name, value in params.items():
@@ -62,6 +66,7 @@ def queue_notification(
             raise TypeError(f"notification parameter {name!r} must be a plain value")
     notification = Notification(
         recipient_person_id=recipient_person_id,
+        case_id=case_id,
         kind=kind,
         params=dict(params),
         status=NotificationStatus.PENDING,

@@ -21,7 +21,7 @@ from complaints.crypto.keystore import KeyStoreError
 from complaints.crypto.services import keystore
 from complaints.retention.policy import retention_policy
 from complaints.retention.reminders import send_retention_reminders
-from complaints.retention.sweep import DEFAULT_PLAN_DAYS, SweepReport, apply, plan
+from complaints.retention.sweep import DEFAULT_PLAN_DAYS, SWEPT_TABLES, SweepReport, apply, plan
 from complaints.settings import current_settings
 from complaints.web.csvexport import csv_cell
 from complaints.workflow.config import workflow
@@ -36,7 +36,8 @@ _AS_OF = click.option(
     default=None,
     help="Apply the policy as on this day (YYYY-MM-DD) instead of today in Amsterdam.",
 )
-# Names the PostgreSQL advisory lock that keeps two sweeps from running at once.
+# Names the PostgreSQL advisory lock that keeps two sweeps (or a sweep and a key rewrap) from
+# running at once.
 _SWEEP_LOCK_ID = 0x72657465  # "rete"
 
 
@@ -129,7 +130,7 @@ def apply_command(as_of: datetime | None, batch_size: int | None, allow_future: 
             "that would destroy cases before their day. Use 'retention plan --as-of' to preview; "
             "add --allow-future only on a copy of the data."
         )
-    with _single_sweep():
+    with single_key_job():
         try:
             report = apply(
                 db.session(),
@@ -145,6 +146,7 @@ def apply_command(as_of: datetime | None, batch_size: int | None, allow_future: 
         except BaseException:
             db.rollback()
             raise
+    db.compact_storage(db.database().engine, SWEPT_TABLES)
     _print_report(report)
 
 
@@ -165,13 +167,17 @@ def remind_command(as_of: datetime | None) -> None:
 
 
 @contextmanager
-def _single_sweep() -> Iterator[None]:
-    """Refuse to start while another sweep runs: two at once could redact a case twice."""
+def single_key_job() -> Iterator[None]:
+    """Refuse to start while another sweep or key rewrap runs: two sweeps at once could
+    redact a case twice, and a rewrap racing the sweep could take a slot the sweep just placed
+    under its epoch key back under the active KEK."""
     engine = db.database().engine
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             if not connection.scalar(sa.select(sa.func.pg_try_advisory_lock(_SWEEP_LOCK_ID))):
-                raise click.ClickException("another retention sweep is running; try again later")
+                raise click.ClickException(
+                    "another retention sweep or key rewrap is running; try again later"
+                )
             try:
                 yield
             finally:
@@ -184,7 +190,7 @@ def _single_sweep() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise click.ClickException(
-                "another retention sweep is running; try again later"
+                "another retention sweep or key rewrap is running; try again later"
             ) from None
         try:
             yield

@@ -16,12 +16,11 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.audit.services import Actor, record_event
+from complaints.audit.services import Actor
 from complaints.crypto.keystore import EPOCH_PREFIX, KekStatus, KeyStore
 from complaints.crypto.models import KeySlot
 from complaints.crypto.services import rewrap_cases
-from complaints.retention.ledger import EPOCH_RULE, KEY_CATEGORY, write_entry
-from complaints.retention.models import LedgerAction, LedgerEntry
+from complaints.retention.ledger import EPOCH_RULE, destroy_key
 from complaints.retention.schedule import CaseSchedule
 
 
@@ -38,13 +37,17 @@ def place_in_epochs(
     now: datetime,
 ) -> int:
     """Rewrap each case's slot under the epoch key of its destruction month, or under the
-    active KEK while it is held. Cases whose destruction is due now are left to the sweep."""
+    active KEK while it is held.
+
+    A case whose destruction is due already (a sweep catching up, or due today) goes under the
+    current month's key too: the sweep commits this placement before it destroys the case, so
+    a copy of the database taken in between holds the slot under a key that is destroyed once
+    the month is over, not under a long-lived KEK."""
     current = month_of(as_of)
     targets: dict[uuid.UUID, str | None] = {}
     epoch_ids: dict[str, str] = {}
     for schedule in schedules:
-        destruction = schedule.destruction
-        if destruction is None or destruction.is_due(as_of):
+        if schedule.destruction is None:
             continue
         month = schedule.epoch_month
         if month is None:
@@ -71,46 +74,41 @@ def destroy_swept_epochs(
 
     The ledger row and the audit event are committed first, then the key is destroyed: if
     that fails, the next sweep destroys it (and does not write a second row)."""
-    current = month_of(as_of)
     destroyed = []
-    for info in keys.keks():
-        if info.status is not KekStatus.EPOCH:
+    for key_id in swept_epochs(keys, as_of):
+        if slots_using(session, key_id):
             continue
-        if info.key_id.removeprefix(EPOCH_PREFIX) >= current:
-            continue
-        in_use = session.scalar(
-            sa.select(sa.func.count()).select_from(KeySlot).where(KeySlot.key_id == info.key_id)
+        destroy_key(
+            session,
+            keys,
+            key_id,
+            rule=EPOCH_RULE,
+            action="retention.epoch_key_destroyed",
+            as_of=as_of,
+            now=now,
+            actor=actor,
+            commit=commit,
         )
-        if in_use:
-            continue
-        recorded = session.scalar(
-            sa.select(LedgerEntry.id).where(
-                LedgerEntry.category == KEY_CATEGORY,
-                LedgerEntry.subject == info.key_id,
-                LedgerEntry.action == LedgerAction.KEY_DESTROYED,
-            )
-        )
-        if recorded is None:
-            write_entry(
-                session,
-                now=now,
-                as_of=as_of,
-                category=KEY_CATEGORY,
-                subject=info.key_id,
-                rule=EPOCH_RULE,
-                action=LedgerAction.KEY_DESTROYED,
-                records={"epoch_keys": 1},
-            )
-            record_event(
-                session,
-                keys,
-                actor=actor,
-                action="retention.epoch_key_destroyed",
-                now=now,
-                object_type="kek",
-                object_id=info.key_id,
-            )
-            commit()
-        keys.destroy_kek(info.key_id, now)
-        destroyed.append(info.key_id)
+        destroyed.append(key_id)
     return destroyed
+
+
+def swept_epochs(keys: KeyStore, as_of: date) -> list[str]:
+    """The epoch keys still in the store whose month is over by ``as_of``: every case due in
+    that month has been destroyed by a sweep on its day, so none should need the key."""
+    current = month_of(as_of)
+    return [
+        info.key_id
+        for info in keys.keks()
+        if info.status is KekStatus.EPOCH and info.key_id.removeprefix(EPOCH_PREFIX) < current
+    ]
+
+
+def slots_using(session: Session, key_id: str) -> int:
+    """How many key slots, of any kind, are wrapped by ``key_id``."""
+    return (
+        session.scalar(
+            sa.select(sa.func.count()).select_from(KeySlot).where(KeySlot.key_id == key_id)
+        )
+        or 0
+    )

@@ -2,17 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.retention.models import LedgerEntry
+from complaints.audit.services import Actor, record_event
+from complaints.crypto.keystore import KeyStore
+from complaints.retention.models import LedgerAction, LedgerEntry
 
 KEY_CATEGORY = "key"
 EPOCH_RULE = "epoch-keys"
+# A retired KEK, destroyed backup_retention_days after its last slot left it.
+KEK_RULE = "kek-lifecycle"
+
+
+def destroy_key(
+    session: Session,
+    keys: KeyStore,
+    key_id: str,
+    *,
+    rule: str,
+    action: str,
+    as_of: date,
+    now: datetime,
+    actor: Actor,
+    commit: Callable[[], None],
+) -> None:
+    """Destroy a key in the store, with its ledger row and audit event.
+
+    The row and the event are committed first, then the key is destroyed: a crash in between
+    leaves a key that the next run destroys without writing a second row, never a destroyed
+    key that nothing records."""
+    recorded = session.scalar(
+        sa.select(LedgerEntry.id).where(
+            LedgerEntry.category == KEY_CATEGORY,
+            LedgerEntry.subject == key_id,
+            LedgerEntry.action == LedgerAction.KEY_DESTROYED,
+        )
+    )
+    if recorded is None:
+        write_entry(
+            session,
+            now=now,
+            as_of=as_of,
+            category=KEY_CATEGORY,
+            subject=key_id,
+            rule=rule,
+            action=LedgerAction.KEY_DESTROYED,
+            records={"epoch_keys" if rule == EPOCH_RULE else "keks": 1},
+        )
+        record_event(
+            session, keys, actor=actor, action=action, now=now, object_type="kek", object_id=key_id
+        )
+        commit()
+    keys.destroy_kek(key_id, now)
 
 
 def write_entry(

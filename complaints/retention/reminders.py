@@ -63,7 +63,12 @@ def send_retention_reminders(
             }
             for person_id in recipients:
                 queue_notification(
-                    session, recipient_person_id=person_id, kind=KIND, params=params, now=now
+                    session,
+                    recipient_person_id=person_id,
+                    kind=KIND,
+                    params=params,
+                    now=now,
+                    case_id=item.case_id,
                 )
                 emails += 1
             session.add(

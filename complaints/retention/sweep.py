@@ -1,8 +1,9 @@
 """The retention sweep: destroy or redact what the policy says is due, and the plan of what will be.
 
-A batch of finished cases is one transaction: their slots are first rewrapped under the epoch key
-of the month they fall due (see ``epochs``), then each due case is destroyed or redacted whole,
-with its ledger row and audit event, and the batch commits. A sweep killed halfway therefore
+A batch of finished cases is two transactions: their slots are first rewrapped under the epoch key
+of the month they fall due (see ``epochs``; a case due already goes under the current month's)
+and that commits, then each due case is destroyed or redacted whole, with its ledger row and
+audit event, and the batch commits. A sweep killed halfway therefore
 leaves every case either untouched or completely done, and running it again finishes the rest
 (a destroyed case is gone, a redaction already in the ledger is not scheduled again).
 
@@ -44,7 +45,7 @@ from complaints.cases.models import (
     Message,
     PartyKind,
 )
-from complaints.crypto.keystore import KeyStore
+from complaints.crypto.keystore import EPOCH_PREFIX, KeyStore
 from complaints.crypto.models import KeySlot
 from complaints.db import among_ids
 from complaints.followup.models import ComplainantSession
@@ -64,6 +65,8 @@ from complaints.workflow.config import Period, Workflow
 from complaints.workflow.services import AMSTERDAM, add_period, local_date
 
 DEFAULT_PLAN_DAYS = 90
+# In a destroyed case's ledger row: how many of its key slots were under an epoch key.
+EPOCH_SLOTS = "key_slots_under_epoch_key"
 
 # Every table that holds a case's rows, in the order destruction deletes them: the key slots
 # first, so that from the first statement on nothing of the case can be decrypted.
@@ -82,6 +85,18 @@ CASE_TABLES: tuple[Any, ...] = (
     RetentionHold,
     RetentionExtension,
     RetentionReminder,
+    # Its e-mails, sent or not: their parameters name the case.
+    Notification,
+)
+
+# Every table the sweep deletes from or rewrites: what is vacuumed or checkpointed after it.
+SWEPT_TABLES: tuple[str, ...] = (
+    *(model.__tablename__ for model in CASE_TABLES),
+    Case.__tablename__,
+    IntakeDraft.__tablename__,
+    DraftAttachment.__tablename__,
+    StaffSession.__tablename__,
+    AuditEvent.__tablename__,
 )
 
 # What each redactable field clears: columns of the case row set to NULL, and child rows
@@ -141,6 +156,9 @@ def apply(
     report = SweepReport(as_of=as_of)
     for schedules in iter_schedules(session, policy, workflow, as_of=as_of, batch_size=batch_size):
         report.rewrapped += place_in_epochs(session, keys, schedules, as_of=as_of, now=now)
+        # Placed for good before anything is destroyed: a copy taken between the two has the
+        # slots of this batch under an epoch key, never only under the active KEK.
+        commit()
         _sweep_cases(session, keys, schedules, as_of=as_of, now=now, actor=actor, report=report)
         commit()
         report.batches += 1
@@ -209,6 +227,14 @@ def _destroy_cases(
 ) -> None:
     ids = [item.case_id for item in items]
     counts: dict[uuid.UUID, Counter[str]] = {case_id: Counter() for case_id in ids}
+    # The ledger says which slots went from under an epoch key (placed before this batch),
+    # so that a copy of the database from before destruction is known to be covered by it.
+    for case_id in session.scalars(
+        sa.select(KeySlot.case_id).where(
+            among_ids(session, KeySlot.case_id, ids), KeySlot.key_id.startswith(EPOCH_PREFIX)
+        )
+    ):
+        counts[case_id][EPOCH_SLOTS] += 1
     for model in CASE_TABLES:
         _delete_counted(session, _table(model), model.case_id, ids, counts)
     _delete_counted(session, _table(Case), Case.id, ids, counts)

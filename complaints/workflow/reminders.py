@@ -49,7 +49,12 @@ def send_reminders(
         }
         for person_id in handlers.get(case.id, []):
             queue_notification(
-                session, recipient_person_id=person_id, kind=KIND, params=params, now=now
+                session,
+                recipient_person_id=person_id,
+                kind=KIND,
+                params=params,
+                now=now,
+                case_id=case.id,
             )
             emails += 1
         if late:

@@ -462,12 +462,48 @@ def test_destroyed_epoch_key_is_gone_for_every_process(store: LocalKeyStore) -> 
     store.destroy_kek(key_id, START)  # a second time changes nothing
 
 
-def test_only_epoch_keys_are_destroyed(store: LocalKeyStore) -> None:
-    with pytest.raises(KeyStoreError, match="only epoch keys"):
-        store.destroy_kek(store.active_kek_id(), START)
+def test_only_retired_and_epoch_keys_are_destroyed(store: LocalKeyStore) -> None:
+    first = store.active_kek_id()
+    with pytest.raises(KeyStoreError, match="only retired and epoch keys"):
+        store.destroy_kek(first, START)
+    store.create_kek(START)
+    with pytest.raises(KeyStoreError, match="only retired and epoch keys"):
+        store.destroy_kek(first, START)  # previous: slots may still need it
     with pytest.raises(UnknownKey):
         store.destroy_kek("epoch-2030-01", START)
     assert store.unwrap(store.wrap(DEK, CONTEXT), CONTEXT) == DEK
+
+
+def test_a_retired_key_records_when_it_was_released_and_is_destroyed_on_disk(
+    store: LocalKeyStore, store_path: Path
+) -> None:
+    first = store.active_kek_id()
+    wrapped = store.wrap(DEK, CONTEXT)
+    store.create_kek(START)
+    store.retire_kek(first, START)
+    store.mark_released(first, START.replace(year=2027))  # kept: recorded already
+    info = next(i for i in store.keks() if i.key_id == first)
+    assert (info.status, info.released_at) == (KekStatus.RETIRED, START.isoformat())
+    store.destroy_kek(first, START)
+    assert not (store_path / "kek" / f"{first}.key").exists()
+    with pytest.raises(UnknownKey):
+        store.unwrap(wrapped, CONTEXT)
+    with pytest.raises(UnknownKey):
+        LocalKeyStore(store_path).unwrap(wrapped, CONTEXT)
+    info = next(i for i in store.keks() if i.key_id == first)
+    assert (info.status, info.destroyed_at) == (KekStatus.DESTROYED, START.isoformat())
+
+
+def test_destroying_again_removes_a_file_a_killed_run_left(
+    store: LocalKeyStore, store_path: Path
+) -> None:
+    key_id = store.epoch_kek("2028-11", START)
+    key_file = store_path / "kek" / f"{key_id}.key"
+    left = key_file.read_bytes()
+    store.destroy_kek(key_id, START)
+    key_file.write_bytes(left)  # as if killed after the state was saved, before the shred
+    store.destroy_kek(key_id, START)
+    assert not key_file.exists()
 
 
 def test_a_previous_key_does_not_wrap_new_keys(store: LocalKeyStore) -> None:

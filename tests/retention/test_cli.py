@@ -109,7 +109,7 @@ def test_apply_prints_counts_and_is_idempotent(committed_app: Flask, handler: Pe
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
         f"as of {DUE.isoformat()}: 1 case(s) destroyed, 1 redaction(s), 0 held, "
-        "1 case key(s) placed under an epoch key"
+        "2 case key(s) placed under an epoch key"
     )
     assert "  key_slots: 1" in result.output
     with app_session(committed_app) as session:
@@ -179,7 +179,7 @@ def test_a_second_sweep_does_not_start_while_one_runs(
     try:
         result = _invoke(committed_app, "apply")
         assert result.exit_code == 1
-        assert "another retention sweep is running" in result.output
+        assert "another retention sweep or key rewrap is running" in result.output
         with app_session(committed_app) as session:
             assert session.get(Case, made.id) is not None
     finally:
