@@ -7,8 +7,9 @@ would: a key file that is still there is a key, whatever ``keystore.json`` says 
 1. Case ids: every UUID written anywhere in the copies (32 hex digits as SQLite stores them,
    or the dashed form of dumps and audit rows), pooled over all copies.
 2. Wrapped data keys: every offset of every copy that holds the wrap format byte followed by
-   60 bytes that look random (a real wrap passes that filter except with probability below
-   1e-9), tried under every key file of the store with the AAD of every case id found.
+   60 bytes that look random (a real wrap fails that filter with a probability below 1e-9),
+   tried under every key file of the store with the AAD of every case id found. The GCM tag
+   decides, as it does for the application.
 3. Fields: every offset that holds the field format byte followed by random-looking bytes,
    decrypted with every data key recovered. The attacker does not need the associated data or
    the tag for this: AES-GCM is counter mode underneath, so the counter stream alone turns the
@@ -28,6 +29,7 @@ import subprocess
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -37,14 +39,15 @@ from complaints.crypto.envelope import FIELD_FORMAT, TAG_BYTES
 from complaints.crypto.keystore import KEY_BYTES, NONCE_BYTES, WRAP_AAD_PREFIX, WRAP_FORMAT
 
 WRAP_BYTES = 1 + NONCE_BYTES + KEY_BYTES + TAG_BYTES
-# Distinct byte values among the 60 bytes after a wrap's format byte: random bytes have 53 on
-# average and fewer than 36 with a probability far below 1e-9; page headers, integers and text
-# have far fewer. This is what keeps the search to seconds.
-WRAP_MIN_DISTINCT = 36
-# The same for the nonce and the first 16 bytes after a field's format byte (fewer than 18
-# distinct among 28 random bytes: probability below 1e-8).
+# What "looks random" means, for the 60 bytes after a wrap's format byte: at least 36 distinct
+# byte values (random bytes have 53 on average; fewer than 36: probability 4e-13) and fewer
+# than 8 zero bytes (8 or more: 1.2e-10). Page headers, integers and text fail at once. This is
+# what keeps the search to seconds.
+WRAP_MIN_DISTINCT, WRAP_MAX_ZEROS = 36, 8
+# The same for the nonce and the first 16 bytes after a field's format byte: at least 18
+# distinct (fewer: 1.7e-9) and fewer than 6 zeros (6 or more: 1.2e-9).
 FIELD_WINDOW = NONCE_BYTES + TAG_BYTES
-FIELD_MIN_DISTINCT = 18
+FIELD_MIN_DISTINCT, FIELD_MAX_ZEROS = 18, 6
 # How much of a value the attacker decrypts after each candidate nonce: every planted word
 # starts within the first 100 bytes of its field's text.
 FIELD_READ = 128
@@ -75,22 +78,34 @@ class Findings:
 # Most files of a data directory do not change between two copies: each content is searched
 # once, however many copies and attacks hold it.
 _FINDINGS: dict[bytes, Findings] = {}
+_HOLDS: dict[tuple[bytes, bytes], bool] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Copy:
     """The raw bytes of one file of one copy, named for the report."""
 
     name: str
     data: bytes
 
+    @cached_property
+    def digest(self) -> bytes:
+        return hashlib.blake2b(self.data, digest_size=32).digest()
+
     @property
     def findings(self) -> Findings:
-        digest = hashlib.blake2b(self.data, digest_size=32).digest()
-        found = _FINDINGS.get(digest)
+        found = _FINDINGS.get(self.digest)
         if found is None:
-            found = _FINDINGS[digest] = _search(self.data)
+            found = _FINDINGS[self.digest] = _search(self.data)
         return found
+
+    def holds(self, raw: bytes) -> bool:
+        """Whether the bytes ``raw`` are anywhere in the copy."""
+        key = (self.digest, raw)
+        held = _HOLDS.get(key)
+        if held is None:
+            held = _HOLDS[key] = raw in self.data
+        return held
 
 
 def _search(data: bytes) -> Findings:
@@ -98,11 +113,13 @@ def _search(data: bytes) -> Findings:
         frozenset(_case_ids(data)),
         frozenset(
             data[at : at + WRAP_BYTES]
-            for at in _offsets(data, WRAP_FORMAT, WRAP_BYTES - 1, WRAP_MIN_DISTINCT)
+            for at in _offsets(data, WRAP_FORMAT, WRAP_BYTES - 1, WRAP_MIN_DISTINCT, WRAP_MAX_ZEROS)
         ),
         frozenset(
             data[at + 1 : at + 1 + NONCE_BYTES + FIELD_READ]
-            for at in _offsets(data, FIELD_FORMAT, FIELD_WINDOW, FIELD_MIN_DISTINCT)
+            for at in _offsets(
+                data, FIELD_FORMAT, FIELD_WINDOW, FIELD_MIN_DISTINCT, FIELD_MAX_ZEROS
+            )
         ),
     )
 
@@ -191,7 +208,9 @@ class Loot:
         return {word for text in self.texts for word in text.words}
 
 
-def _offsets(data: bytes, marker: bytes, window: int, min_distinct: int) -> Iterable[int]:
+def _offsets(
+    data: bytes, marker: bytes, window: int, min_distinct: int, max_zeros: int
+) -> Iterable[int]:
     """Offsets of ``marker`` followed by ``window`` random-looking bytes."""
     at = data.find(marker)
     while at != -1:
@@ -200,7 +219,7 @@ def _offsets(data: bytes, marker: bytes, window: int, min_distinct: int) -> Iter
         # counting them is cheaper than counting distinct values.
         if (
             end <= len(data)
-            and data.count(0, at + 1, end) < window // 8
+            and data.count(0, at + 1, end) < max_zeros
             and len(set(data[at + 1 : end])) >= min_distinct
         ):
             yield at
@@ -263,7 +282,7 @@ def attack(copies: Sequence[Copy], keys: dict[str, bytes], words: Sequence[str])
     planted = [(word, word.encode()) for word in words]
     for copy in copies:
         for word, raw in planted:
-            if raw in copy.data:
+            if copy.holds(raw):
                 loot.in_clear.append((copy.name, word))
 
     # Wrapped keys: each distinct candidate once, under every key and every case id.
