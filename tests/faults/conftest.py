@@ -8,8 +8,6 @@ gets a cluster of its own, on a free loopback port, run by the ``postgres`` OS u
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,126 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from complaints import db, migrate
+from tests.pgcluster import PrivateCluster, private_cluster_running
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def as_postgres(*command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run a command as the ``postgres`` OS user (initdb and the server refuse root)."""
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *command],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=timeout,
-    )
-
-
-@dataclass
-class PrivateCluster:
-    """A PostgreSQL 15 cluster of one test session, which tests may stop and start."""
-
-    directory: Path
-    port: int
-
-    @property
-    def data(self) -> Path:
-        return self.directory / "data"
-
-    @property
-    def sockets(self) -> Path:
-        return self.directory / "sockets"
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-        as_postgres(
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.directory / "server.log"),
-            "-o",
-            options,
-            "-w",
-            "start",
-        )
-
-    def stop(self, mode: str = "immediate") -> None:
-        """Stop the server for real: ``immediate`` kills every backend without a checkpoint,
-        as a crash or a pulled plug would."""
-        as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def is_running(self) -> bool:
-        result = subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "status",
-            ],
-            capture_output=True,
-            check=False,
-        )
-        return result.returncode == 0
-
-    def create_database(self, name: str) -> str:
-        """A new database with the schema from the migrations; its URL."""
-        admin = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        url = self.url(name)
-        engine = db.create_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
-        return url
+__all__ = ["PrivateCluster", "SmallDisk", "private_cluster", "small_disk"]
 
 
 @pytest.fixture(scope="session")
 def private_cluster() -> Iterator[PrivateCluster]:
-    # Not under pytest's own temporary folder: that is private to root, and the server runs
-    # as ``postgres``.
-    directory = Path(tempfile.mkdtemp(prefix="complaints-faults-pg-"))
-    cluster = PrivateCluster(directory, _free_port())
-    cluster.sockets.mkdir()
-    shutil.chown(directory, "postgres", "postgres")
-    shutil.chown(cluster.sockets, "postgres", "postgres")
-    as_postgres(
-        str(PG_BIN / "initdb"),
-        "-D",
-        str(cluster.data),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "--no-sync",
-        "-E",
-        "UTF8",
-        "--locale=C.UTF-8",
-    )
-    cluster.start()
-    try:
+    with private_cluster_running("complaints-faults-pg-") as cluster:
         yield cluster
-    finally:
-        if cluster.is_running():
-            cluster.stop("fast")
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass
