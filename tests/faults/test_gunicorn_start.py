@@ -190,11 +190,17 @@ def test_control_with_a_secret_it_says_ready_and_serves_then_a_reload_it_cannot_
     os.kill(server.process.pid, signal.SIGHUP)
     status = server.wait(REFUSAL_SECONDS)
     output = server.output()
-    assert status == WORKER_BOOT_ERROR, output
+    # Usually the halt code. On a loaded machine the worker's exit can reach gunicorn's SIGCHLD
+    # handler while the master is still inside its reload, and gunicorn (not the application)
+    # then ends with status 1 and its own HaltServer traceback: stopped all the same.
+    assert status in (WORKER_BOOT_ERROR, 1), output
     assert time.monotonic() - stopped_at < REFUSAL_SECONDS
     refusals = set(_refusals(output))
     assert len(refusals) == 1, output
     assert refusals.pop().startswith("complaints: cannot start: key store unavailable (")
-    assert "Traceback" not in output
+    if status != WORKER_BOOT_ERROR:
+        assert "HaltServer 'Worker failed to boot.' 3" in output, output
+    else:
+        assert "Traceback" not in output
     assert secret not in output
     assert not _listening(server.port)
