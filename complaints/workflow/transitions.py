@@ -223,7 +223,7 @@ def apply_transition(
 
     ``actor`` is who the audit log names; by default the staff account of ``actor_person_id``.
     """
-    if case.version != expected_version:
+    if case.version != expected_version or _version_now(session, case) != expected_version:
         raise ChangedMeanwhile(case.reference)
     spec, cleaned = check_transition(session, workflow, case, name, roles=roles, values=values)
     try:
@@ -233,6 +233,17 @@ def apply_transition(
     except StaleDataError as exc:
         raise ChangedMeanwhile(case.reference) from exc
     return event
+
+
+def _version_now(session: Session, case: Case) -> int | None:
+    """The case's version as committed now, with its row locked for this transaction.
+
+    The caller's copy may have been loaded before another handler's step committed, while
+    what the step checks (an earlier extension, a deadline) is read afterwards and already
+    sees that step: the version is read again, under the row lock, so the loser hears
+    "changed meanwhile" rather than a refusal of the step it saw offered. On PostgreSQL the
+    lock also makes the second of two steps at once wait here for the first to finish."""
+    return session.scalar(sa.select(Case.version).where(Case.id == case.id).with_for_update())
 
 
 def _take(

@@ -222,3 +222,53 @@ def test_a_stale_form_is_refused_on_either_database(committed_app: Flask, clock:
             "accepted",
             version + 1,
         )
+
+
+def test_a_step_whose_condition_changed_meanwhile_is_told_as_changed_not_refused(
+    committed_app: Flask, clock: Clock
+) -> None:
+    """The loser's copy of the case was loaded before the winner committed, but what the step
+    checks (the decision term may be extended once) is read afterwards: on PostgreSQL's READ
+    COMMITTED that read already sees the winner's extension. The loser must hear "changed
+    meanwhile", not a refusal as if they had misunderstood the case (the full run under load
+    once answered the form with 200 instead of 409)."""
+    case_id, secretary_id = acknowledged_case(committed_app, clock)
+    reason = {"reason": "Hoorzitting verplaatst."}
+    with committed_app.app_context():
+        stale_session = db.database().new_session()
+        try:
+            stale = load(stale_session, case_id)
+            version = stale.version
+            stale_session.commit()  # end the read; the copy stays (expire_on_commit=False)
+            with app_session(committed_app) as session:
+                apply_transition(
+                    session,
+                    keystore(),
+                    workflow(),
+                    load(session, case_id),
+                    "extend_decision",
+                    actor_person_id=secretary_id,
+                    roles=SECRETARY,
+                    values=dict(reason),
+                    expected_version=version,
+                    now=clock(),
+                )
+            with pytest.raises(ChangedMeanwhile):
+                apply_transition(
+                    stale_session,
+                    keystore(),
+                    workflow(),
+                    stale,
+                    "extend_decision",
+                    actor_person_id=secretary_id,
+                    roles=SECRETARY,
+                    values=dict(reason),
+                    expected_version=version,
+                    now=clock(),
+                )
+            stale_session.rollback()
+        finally:
+            stale_session.close()
+    with app_session(committed_app) as session:
+        kinds = session.scalars(sa.select(CaseEvent.kind).where(CaseEvent.case_id == case_id)).all()
+        assert sorted(kinds).count("extend_decision") == 1
