@@ -82,7 +82,7 @@ def run(
         db.commit()
         print(f"seeded {cases:,} finished cases in {time.perf_counter() - started:.1f} s")
 
-        # 1. The sweep after closing: every case's key goes under its month's epoch key.
+        # 1. The sweep after closing: every case's key goes under its day's epoch key.
         report, rewrap = sweep(date(2026, 4, 1), batch_size, trace, "rewrap into epoch keys")
         assert report.rewrapped == cases, report
         # 2. Two years on, past the month they fell due: destroy them all, then the key.

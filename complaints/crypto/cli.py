@@ -138,7 +138,7 @@ def _rotate(*, create_new: bool, batch_size: int | None) -> None:
     "maintain",
     help="The daily key lifecycle: rotate the active key when it is kek_rotation_days old, "
     "rewrap every case key, and destroy retired keys backup_retention_days after their last "
-    "case key left them (and epoch keys of swept months). Safe to run again, also after an "
+    "case key left them (and epoch keys of swept days). Safe to run again, also after an "
     "interruption. Fails, destroying nothing it names, when a key due for destruction is "
     "still in use.",
 )

@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +28,8 @@ NONCE_BYTES = 12
 WRAP_FORMAT = b"\x01"
 WRAP_AAD_PREFIX = b"complaints:dek-wrap:v1|"
 STORE_FORMAT = 1
-# Epoch keys wrap the data keys of closed cases that fall due in one month ("epoch-2028-11").
+# Epoch keys wrap the data keys of closed cases that fall due on one day ("epoch-2028-11-30";
+# stores from before day keys may hold keys of a whole month, "epoch-2028-11").
 EPOCH_PREFIX = "epoch-"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -73,7 +74,7 @@ class KekStatus(StrEnum):
     ACTIVE = "active"  # wraps new data keys
     PREVIOUS = "previous"  # unwraps only; its slots are waiting to be rewrapped
     RETIRED = "retired"  # no slot uses it any more; kept to read backups until the horizon
-    EPOCH = "epoch"  # wraps the cases due for destruction in one month (retention)
+    EPOCH = "epoch"  # wraps the cases due for destruction on one day (retention)
     DESTROYED = "destroyed"  # gone for good: what it wrapped can never be read again
 
 
@@ -128,17 +129,51 @@ class KeyStore(Protocol):
         """Record that no slot uses the key since ``now`` (kept if already recorded, unless
         ``again``: slots came back, from a restored backup say, and left once more)."""
 
-    def epoch_kek(self, month: str, now: datetime) -> str:
-        """The epoch key of ``month`` ("2028-11"), created when first asked for. Refused once
-        that month's key has been destroyed."""
+    def epoch_kek(self, day: date, now: datetime) -> str:
+        """The epoch key of the cases to be destroyed on ``day``, created when first asked
+        for. Once that key has been destroyed, a new one (a case may still fall due that day,
+        a hold lifted after the day's sweep): what the destroyed key wrapped stays lost."""
 
     def destroy_kek(self, key_id: str, now: datetime) -> None:
         """Destroy a retired or an epoch key: its file is overwritten and removed, its status
         kept. The active and previous keys are refused: slots may still need them."""
 
 
-def epoch_key_id(month: str) -> str:
-    return f"{EPOCH_PREFIX}{month}"
+def epoch_key_id(day: date) -> str:
+    return f"{EPOCH_PREFIX}{day.isoformat()}"
+
+
+def epoch_last_day(key_id: str) -> date:
+    """The last day of destruction an epoch key wraps cases for: its own day, or for a key of
+    a whole month (as stores made before day keys hold them) the month's last day. The sweep
+    of that day destroys those cases and then the key."""
+    label = key_id.removeprefix(EPOCH_PREFIX)
+    if _MONTH.match(label):
+        year, month = (int(part) for part in label.split("-"))
+        return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    return date.fromisoformat(label.partition(".")[0])
+
+
+def _epoch_generations(state: dict[str, Any], day: date) -> list[str]:
+    """The epoch keys of ``day`` in the store, oldest first: "epoch-2028-11-30", then
+    "epoch-2028-11-30.2" if a case fell due that day after its first key was destroyed."""
+    first = epoch_key_id(day)
+    found: list[str] = []
+    while (key_id := first if not found else f"{first}.{len(found) + 1}") in state["keks"]:
+        found.append(key_id)
+    return found
+
+
+def _live_epoch(state: dict[str, Any], day: date) -> str | None:
+    generations = _epoch_generations(state, day)
+    if generations and state["keks"][generations[-1]]["status"] == KekStatus.EPOCH:
+        return generations[-1]
+    return None
+
+
+def _next_epoch(state: dict[str, Any], day: date) -> str:
+    count = len(_epoch_generations(state, day))
+    return epoch_key_id(day) if not count else f"{epoch_key_id(day)}.{count + 1}"
 
 
 def _wrap_aad(key_id: str, context: bytes) -> bytes:
@@ -312,25 +347,22 @@ class LocalKeyStore:
             info["released_at"] = now.isoformat(timespec="seconds")
             self._save_state(state)
 
-    def epoch_kek(self, month: str, now: datetime) -> str:
-        if not _MONTH.match(month):
-            raise ValueError(f"not a month: {month!r}")
-        key_id = epoch_key_id(month)
-        info = self._current_state()["keks"].get(key_id)
-        if info is None:
+    def epoch_kek(self, day: date, now: datetime) -> str:
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise ValueError(f"not a day: {day!r}")
+        key_id = _live_epoch(self._current_state(), day)
+        if key_id is None:
             with self._lock:
                 state = self._current_state(locked=True)
-                info = state["keks"].get(key_id)
-                if info is None:
+                key_id = _live_epoch(state, day)
+                if key_id is None:
+                    key_id = _next_epoch(state, day)
                     _write_key(self.path / "kek" / f"{key_id}.key", secrets.token_bytes(KEY_BYTES))
-                    info = {
+                    state["keks"][key_id] = {
                         "status": KekStatus.EPOCH.value,
                         "created_at": now.isoformat(timespec="seconds"),
                     }
-                    state["keks"][key_id] = info
                     self._save_state(state)
-        if info["status"] != KekStatus.EPOCH:
-            raise KeyStoreError(f"the epoch key of {month} has been destroyed")
         return key_id
 
     def destroy_kek(self, key_id: str, now: datetime) -> None:

@@ -11,7 +11,7 @@ must end:
 - a retired KEK is destroyed ``backup_retention_days`` after that moment: by then every backup
   made while a slot still used it has itself been deleted (docs/operations.md keeps backups
   exactly that long), and a backup older than that can no longer be restored, by design;
-- an epoch key is destroyed by the rule of ``retention/epochs.py`` (its month swept, no slot
+- an epoch key is destroyed by the rule of ``retention/epochs.py`` (its day swept, no slot
   uses it), without waiting: copies made after a case went under it must die with the case.
 
 Hence docs/keys.md's guarantee: a destroyed case cannot be decrypted from any copy later than
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from complaints.audit.models import AuditEvent
 from complaints.audit.services import Actor, record_event
-from complaints.crypto.keystore import EPOCH_PREFIX, KekInfo, KekStatus, KeyStore
+from complaints.crypto.keystore import KekInfo, KekStatus, KeyStore, epoch_last_day
 from complaints.crypto.models import KeySlot
 from complaints.crypto.services import create_active_kek, retire_unused_keks, rewrap_all
 from complaints.retention.epochs import destroy_swept_epochs, slots_using, swept_epochs
@@ -116,11 +116,9 @@ def _lifecycle(
         # Not recorded yet (a store from before this was recorded): the next run records today.
         released = _day(info.released_at) if info.released_at else as_of
         destroyed_on = released + retention
-    elif info.status is KekStatus.EPOCH and not slots:
-        month = info.key_id.removeprefix(EPOCH_PREFIX)
-        year, number = (int(part) for part in month.split("-"))
-        # The first sweep (or maintenance run) of the next month destroys it.
-        destroyed_on = max(date(year + number // 12, number % 12 + 1, 1), as_of)
+    elif info.status is KekStatus.EPOCH:
+        # The sweep of its day destroys its cases and then the key (or the next run does).
+        destroyed_on = max(epoch_last_day(info.key_id), as_of)
     elif info.status is KekStatus.DESTROYED and info.destroyed_at:
         destroyed_on = _day(info.destroyed_at)
     return KeyLifecycle(
@@ -222,14 +220,16 @@ def maintain_keys(
         report.destroyed.append(item.key_id)
 
     # Epoch keys: the retention sweep's rule, applied here too so that a day without a sweep
-    # does not keep one; a swept month's key that slots still use is named, not kept quietly.
-    for key_id in swept_epochs(keys, today):
+    # does not keep one; the key of a day before today that slots still use is named, not kept
+    # quietly (today's is the sweep's, which may not have run yet).
+    yesterday = today - timedelta(days=1)
+    for key_id in swept_epochs(keys, yesterday):
         if slots_using(session, key_id):
             report.in_use.append(_in_use(session, key_id))
         else:
             keys.mark_released(key_id, as_of)
     report.destroyed += destroy_swept_epochs(
-        session, keys, as_of=today, now=now, actor=actor, commit=commit
+        session, keys, through=yesterday, as_of=today, now=now, actor=actor, commit=commit
     )
 
     record_event(

@@ -102,8 +102,8 @@ def plan_command(as_of: datetime | None, days: int, as_csv: bool) -> None:
 
 @group.command(
     "apply",
-    help="Destroy or redact what is due, in committed batches; destroy the epoch keys of months "
-    "that are over. Safe to run again, also after an interruption.",
+    help="Destroy or redact what is due, in committed batches; destroy the epoch keys of days "
+    "that are swept. Safe to run again, also after an interruption.",
 )
 @_AS_OF
 @click.option(

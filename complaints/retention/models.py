@@ -73,7 +73,7 @@ class RetentionReminder(Base):
 class LedgerAction:
     DESTROYED = "destroyed"
     REDACTED = "redacted"
-    KEY_DESTROYED = "key_destroyed"  # an epoch KEK, after the sweep of its month
+    KEY_DESTROYED = "key_destroyed"  # an epoch KEK, after the sweep of its day
 
 
 class LedgerEntry(Base):

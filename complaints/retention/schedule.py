@@ -84,13 +84,13 @@ class CaseSchedule:
         return next((i for i in self.items if i.action is Action.DESTROY), None)
 
     @property
-    def epoch_month(self) -> str | None:
-        """The month ("2028-11") whose epoch key should wrap this case's data key; none while
-        a hold stands (the case's fate has no date then)."""
+    def epoch_day(self) -> date | None:
+        """The day whose epoch key should wrap this case's data key (the day it is due to be
+        destroyed); none while a hold stands (the case's fate has no date then)."""
         destruction = self.destruction
         if destruction is None or destruction.hold is not None:
             return None
-        return f"{destruction.due_on:%Y-%m}"
+        return destruction.due_on
 
 
 def finished_condition(workflow: Workflow) -> sa.ColumnElement[bool]:

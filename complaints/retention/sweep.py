@@ -1,7 +1,7 @@
 """The retention sweep: destroy or redact what the policy says is due, and the plan of what will be.
 
 A batch of finished cases is two transactions: their slots are first rewrapped under the epoch key
-of the month they fall due (see ``epochs``; a case due already goes under the current month's)
+of the day they fall due (see ``epochs``; a case due already goes under today's)
 and that commits, then each due case is destroyed or redacted whole, with its ledger row and
 audit event, and the batch commits. A sweep killed halfway therefore
 leaves every case either untouched or completely done, and running it again finishes the rest
@@ -152,7 +152,7 @@ def apply(
     on_batch: Callable[[SweepReport], None] | None = None,
 ) -> SweepReport:
     """Carry out the policy as of ``as_of``: cases in committed batches, then the other
-    categories, then the epoch keys of months that are over. Safe to run again at any time."""
+    categories, then the epoch keys of the days that are swept. Safe to run again at any time."""
     report = SweepReport(as_of=as_of)
     for schedules in iter_schedules(session, policy, workflow, as_of=as_of, batch_size=batch_size):
         report.rewrapped += place_in_epochs(session, keys, schedules, as_of=as_of, now=now)
@@ -175,8 +175,9 @@ def apply(
         report=report,
     )  # fmt: skip
     commit()
+    # Today's key too: every case due today has just been destroyed.
     report.epoch_keys_destroyed = destroy_swept_epochs(
-        session, keys, as_of=as_of, now=now, actor=actor, commit=commit
+        session, keys, through=as_of, as_of=as_of, now=now, actor=actor, commit=commit
     )
     commit()
     return report

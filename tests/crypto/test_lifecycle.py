@@ -204,11 +204,11 @@ def test_a_key_due_for_destruction_that_a_slot_uses_is_kept_and_the_slots_named(
 ) -> None:
     app = committed_app
     cases = _cases(app, clock, 3)
-    # A case under the epoch key of a month long over (its sweep never ran, or a backup was
+    # A case under the epoch key of a day long over (its sweep never ran, or a backup was
     # restored): the key is due, but destroying it would destroy a case that is still there.
     with app_session(app) as session:
         keys = keystore()
-        epoch = keys.epoch_kek("2026-01", clock())
+        epoch = keys.epoch_kek(date(2026, 1, 31), clock())
         rewrap_cases(session, keys, {cases[0]: epoch}, clock())
     result = _invoke(app, "keys", "maintain", "--as-of", "2026-03-02")
     assert result.exit_code == 1, result.output
@@ -306,7 +306,7 @@ def test_status_shows_when_each_key_ends(committed_app: Flask, clock: Clock) -> 
     result = _invoke(app, "keys", "maintain", "--as-of", "2026-04-01", "--allow-future")
     assert result.exit_code == 0, result.output
     with app_session(app) as session:
-        epoch = keystore().epoch_kek("2026-05", clock())
+        epoch = keystore().epoch_kek(date(2026, 5, 20), clock())
         case_id = session.scalars(sa.select(KeySlot.case_id)).first()
         assert case_id is not None
         rewrap_cases(session, keystore(), {case_id: epoch}, clock())
@@ -317,7 +317,8 @@ def test_status_shows_when_each_key_ends(committed_app: Flask, clock: Clock) -> 
     assert "rotates 2026-05-01" in rows[active]
     # Retired on 1 April: destroyed 35 days later.
     assert "destroy 2026-05-06" in rows[first]
-    assert "never while used" in rows[epoch]
+    # With its cases, on its day: the sweep of 20 May destroys them and then the key.
+    assert "destroy 2026-05-20" in rows[epoch]
 
 
 # A real kill --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -393,7 +394,7 @@ def test_rotation_leaves_slots_under_epoch_keys_alone(app: Flask, clock: Clock) 
     reader, cases = _make_cases(app, clock, 3)
     with app_session(app) as session:
         keys = keystore()
-        epoch = keys.epoch_kek("2029-01", clock())
+        epoch = keys.epoch_kek(date(2029, 1, 31), clock())
         assert rewrap_cases(session, keys, {cases[0].id: epoch}, clock()) == 1
         assert rewrap_cases(session, keys, {cases[0].id: epoch}, clock()) == 0, "already there"
     with app_session(app) as session:
@@ -421,15 +422,15 @@ def test_rotation_leaves_slots_under_epoch_keys_alone(app: Flask, clock: Clock) 
 
 
 def test_a_slot_under_a_destroyed_epoch_key_is_skipped_not_fatal(app: Flask, clock: Clock) -> None:
-    """A case restored from a backup whose month has been swept cannot be read any more; moving
+    """A case restored from a backup whose day has been swept cannot be read any more; moving
     the other cases must go on."""
     _, cases = _make_cases(app, clock, 2)
     with app_session(app) as session:
         keys = keystore()
-        epoch = keys.epoch_kek("2029-01", clock())
+        epoch = keys.epoch_kek(date(2029, 1, 31), clock())
         rewrap_cases(session, keys, {cases[0].id: epoch}, clock())
         keys.destroy_kek(epoch, clock())
-        later = keys.epoch_kek("2029-02", clock())
+        later = keys.epoch_kek(date(2029, 2, 28), clock())
         targets = {case.id: later for case in cases}
         with pytest.raises(UnknownKey):
             rewrap_cases(session, keys, targets, clock())

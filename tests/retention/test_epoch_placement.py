@@ -117,16 +117,17 @@ def test_a_case_long_due_goes_under_an_epoch_key_before_it_is_destroyed(
     assert entry.records[EPOCH_SLOTS] == 1, "the ledger says the slot went through an epoch key"
 
     # Every copy that still held the case after the sweep began holds it under the epoch key
-    # of the month of the sweep (its own month was swept long ago), and there was one.
+    # of the day of the sweep (its own day was long ago), and there was one.
     held = [copy[made.id] for copy in copies if made.id in copy]  # type: ignore[operator, index]
     assert held, "the placement was committed before the destruction"
-    assert {key_id for key_id, _ in held} == {"epoch-2030-06"}
-    in_between = held[-1]
-    assert _opens(app, made.id, in_between)  # until its month is over and swept
-
-    later = _sweep(app, date(2030, 7, 1))
-    assert later.epoch_keys_destroyed == ["epoch-2030-06"]
-    assert not _opens(app, made.id, in_between)
+    assert {key_id for key_id, _ in held} == {"epoch-2030-06-15"}
+    # ... and the same sweep destroyed that key after the case: the copy taken in between is
+    # unreadable from the moment of destruction.
+    assert report.epoch_keys_destroyed == ["epoch-2030-06-15"]
+    assert not _opens(app, made.id, held[-1])
+    # The control: the copy from before the sweep still opens, under the KEK that lives until
+    # the key lifecycle destroys it (kek_rotation_days + backup_retention_days).
+    assert _opens(app, made.id, before[made.id])
 
 
 def test_a_destroyed_cases_emails_go_with_it(app: Flask, clock: Clock) -> None:

@@ -15,14 +15,16 @@ copy of the key store directory taken at the moment of each attack:
 - right after the sweep that destroyed a case, the live copy gives nothing of it (SQLite:
   secure_delete and the checkpoint; PostgreSQL: the dump; a data directory keeps dead tuples
   and WAL, which only the key lifecycle covers);
-- once the case's epoch key is destroyed, the copies made after the case went under it give
-  nothing (on PostgreSQL: the dumps, as above);
+- the same sweep destroys the case's epoch key (one key per day of destruction), so from that
+  moment the copies made after the case went under it give nothing (on PostgreSQL: the dumps,
+  as above);
 - from kek_rotation_days + backup_retention_days after its destruction, no copy at all gives
   anything, nor does any copy at the end, WAL archive included; no planted word is in clear;
 - the sweep that caught up placed the case under an epoch key (its ledger row says so).
 
 Controls, in the same test: with the key store as it was when the cases were filed, the thief
-reads every field of the earliest copy; with the final key store it finds the open case's key
+reads every field of the earliest copy; with the key store of the day of placement it opens
+the placed copy through the epoch key; with the final key store it finds the open case's key
 in the final copy and reads its description.
 """
 
@@ -468,6 +470,12 @@ def _story(run: Run) -> None:
         if day in COPY_ON:
             stage = COPY_ON[day]
             taken = run.take_copies(stage)
+            if stage == "placed":
+                # CONTROL: while the epoch key lives, the thief opens the case through it.
+                then = attack(run.site.hygienic(taken), run.stolen_store("placed"), ALL_WORDS)
+                assert {key.key_id for key in then.keys_of(kwartel.case_id)} == {
+                    kwartel.epoch_key
+                }, "the thief did not open the placed copy through the epoch key"
             gone = [v for v in (kwartel, fazant) if v.destroyed_on == day]
             for victim in gone:
                 # The live files right after the sweep (on PostgreSQL its dump: a data
@@ -510,8 +518,8 @@ def _follow(session: sa.orm.Session, victim: Victim, day: date, before: int) -> 
         victim.destroyed_on = day
         if victim.epoch_key is None:
             # Placed and destroyed by one sweep that caught up: the placement is committed
-            # before the destruction, under the current month's key, and the case's ledger
-            # row counts the slot that was under it.
+            # before the destruction, under the key of the day of the sweep, and the case's
+            # ledger row counts the slot that was under it.
             rows = session.scalars(
                 sa.select(LedgerEntry).where(LedgerEntry.subject == victim.reference)
             ).all()
@@ -520,19 +528,20 @@ def _follow(session: sa.orm.Session, victim: Victim, day: date, before: int) -> 
                 f"{victim.story.prefix} was destroyed without going under an epoch key: "
                 f"{[row.records for row in rows]}"
             )
-            victim.epoch_key = epoch_key_id(f"{day:%Y-%m}")
+            victim.epoch_key = epoch_key_id(day)
 
 
 def _check_epoch_clause(run: Run, victim: Victim, day: date) -> None:
-    """Copies made after the case went under its epoch key are unreadable once that key is
-    destroyed: by the first sweep after the end of its month (docs/keys.md)."""
+    """Copies made after the case went under its epoch key are unreadable from the moment of
+    destruction: the sweep that destroys the case destroys its day's key too (docs/keys.md)."""
     if victim.epoch_checked or victim.destroyed_on is None or victim.epoch_key is None:
         return
     with run.app.app_context():
         status = {info.key_id: info.status for info in keystore().keks()}
-    if status.get(victim.epoch_key) is not KekStatus.DESTROYED:
-        assert day <= victim.destroyed_on + timedelta(days=62), f"{victim.epoch_key} lives on"
-        return
+    assert status.get(victim.epoch_key) is KekStatus.DESTROYED, (
+        f"{victim.epoch_key} outlives {victim.story.prefix}, destroyed by the sweep of "
+        f"{victim.destroyed_on}"
+    )
     victim.epoch_checked = True
     assert victim.placed_from is not None
     after = run.site.hygienic(run.copies[victim.placed_from :])

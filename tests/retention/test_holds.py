@@ -92,7 +92,7 @@ def test_a_hold_suspends_the_case_until_it_is_lifted(app: Flask, people: dict[st
         assert destruction_day(session, made, date(2031, 1, 1)) == (due_on, False)
         schedule = case_schedule(session, retention_policy(), workflow(), made.id, CLOSED)
         assert schedule is not None
-        assert schedule.epoch_month is None
+        assert schedule.epoch_day is None
         [standing] = holds.standing_holds(session, as_of=CLOSED)
         assert (standing.reference, standing.reason, standing.placed_by) == (
             made.reference,

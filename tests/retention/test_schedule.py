@@ -136,7 +136,7 @@ def test_extension_moves_every_pending_rule_by_its_own_period(app: Flask, clock:
             (date(2028, 3, 2), True),
             (date(2032, 3, 2), True),
         ]
-        assert schedule.epoch_month == "2032-03"
+        assert schedule.epoch_day == date(2032, 3, 2)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_a_standing_hold_keeps_the_case(
         assert destruction is not None
         assert (destruction.hold is not None) is held
         assert destruction.is_due(as_of) is not held
-        assert (schedule.epoch_month is None) is held
+        assert (schedule.epoch_day is None) is held
 
 
 def test_a_lifted_hold_no_longer_counts(app: Flask, clock: Clock) -> None:

@@ -1,5 +1,5 @@
 """Crypto-shredding for real: a sweep killed with SIGKILL leaves every case whole or wholly gone,
-and a backup taken before destruction cannot be read once the epoch key of its month is gone."""
+and a backup taken before destruction cannot be read once the epoch key of its day is gone."""
 
 from __future__ import annotations
 
@@ -293,25 +293,25 @@ def test_a_backup_made_before_destruction_cannot_be_read_after_it(
     due = _seed(app, handler, 6)
     later = _seed(app, handler, 2, route=Route.INTEGRITY)  # destroyed in 2031: stays readable
 
-    # The daily sweep after closing places each case's key under its month's epoch key.
+    # The daily sweep after closing places each case's key under its day's epoch key.
     report = _sweep(app, date(2026, 4, 1))
     assert report.rewrapped == 8
     assert report.cases_destroyed == 0
     backup = _backup(app, tmp_path)
-    assert {c.key_id for c in backup} == {"epoch-2028-03", "epoch-2031-03"}
+    assert {c.key_id for c in backup} == {"epoch-2028-03-12", "epoch-2031-03-12"}
 
     # The control: before destruction, the keys in the store do open the backup.
     assert _readable(backup, _key_files(keystore_path)) == {c.case_id for c in backup}
 
-    report = _sweep(app, date(2028, 4, 1))  # past the end of the month the cases fell due
+    report = _sweep(app, date(2028, 3, 12))  # the day the cases fall due
     assert report.cases_destroyed == 6
-    assert report.epoch_keys_destroyed == ["epoch-2028-03"]
+    assert report.epoch_keys_destroyed == ["epoch-2028-03-12"]
 
     if _database_url(app).startswith("sqlite"):
         # Read the copied file again, now that the live database no longer has these rows.
         assert _read_backup(f"sqlite:///{tmp_path / 'backup.db'}") == backup
     remaining = _key_files(keystore_path)
-    assert "epoch-2028-03" not in remaining
+    assert "epoch-2028-03-12" not in remaining
     assert remaining
     readable = _readable(backup, remaining)
     assert readable == {m.id for m in later}
@@ -329,4 +329,4 @@ def test_a_backup_made_before_destruction_cannot_be_read_after_it(
         ledger = session.scalars(
             sa.select(LedgerEntry).where(LedgerEntry.action == LedgerAction.KEY_DESTROYED)
         ).all()
-    assert [e.subject for e in ledger] == ["epoch-2028-03"]
+    assert [e.subject for e in ledger] == ["epoch-2028-03-12"]

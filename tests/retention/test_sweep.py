@@ -691,19 +691,24 @@ def test_the_plan_lists_what_falls_due_and_what_is_held(app: Flask, handler: Per
     assert (soon.reference, "confidant-closed") not in {(e.reference, e.rule) for e in short}
 
 
-def test_epoch_keys_are_destroyed_after_their_month(app: Flask, handler: Person) -> None:
+def test_the_epoch_key_goes_in_the_sweep_that_destroys_its_cases(
+    app: Flask, handler: Person
+) -> None:
     made = _case(app, handler)
     _sweep(app, date(2026, 6, 1))
     with app_session(app) as session:
         slot = session.scalars(sa.select(KeySlot).where(KeySlot.case_id == made.id)).one()
-    assert slot.key_id == "epoch-2028-03"
-    assert _sweep(app, CONFIDANT_DUE).epoch_keys_destroyed == []  # its month is not over
-    report = _sweep(app, date(2028, 4, 1))
-    assert report.epoch_keys_destroyed == ["epoch-2028-03"]
+    assert slot.key_id == "epoch-2028-03-12"
+    # The day before: neither the case nor its key.
+    day_before = _sweep(app, date(2028, 3, 11))
+    assert (day_before.cases_destroyed, day_before.epoch_keys_destroyed) == (0, [])
+    report = _sweep(app, CONFIDANT_DUE)
+    assert report.cases_destroyed == 1
+    assert report.epoch_keys_destroyed == ["epoch-2028-03-12"]
     with app.app_context():
         statuses = {k.key_id: k.status for k in keystore().keks()}
-    assert statuses["epoch-2028-03"] is KekStatus.DESTROYED
-    assert ("key", "epoch-2028-03") in {(e[0], e[1]) for e in _ledger(app)}
+    assert statuses["epoch-2028-03-12"] is KekStatus.DESTROYED
+    assert ("key", "epoch-2028-03-12") in {(e[0], e[1]) for e in _ledger(app)}
 
 
 def test_the_clock_and_as_of_are_separate(app: Flask, handler: Person, clock: Clock) -> None:
@@ -711,7 +716,9 @@ def test_the_clock_and_as_of_are_separate(app: Flask, handler: Person, clock: Cl
     clock.current = datetime(2026, 3, 20, 12, tzinfo=clock.current.tzinfo)
     _sweep(app, CONFIDANT_DUE)
     with app_session(app) as session:
-        entry = session.scalars(sa.select(LedgerEntry)).one()
+        entry = session.scalars(
+            sa.select(LedgerEntry).where(LedgerEntry.action == LedgerAction.DESTROYED)
+        ).one()
     assert entry.as_of == CONFIDANT_DUE
     assert entry.occurred_at == clock.current
     assert entry.subject == made.reference
