@@ -11,7 +11,7 @@ Python and HTML templates, so sentences in a ``.txt`` template were never transl
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -320,3 +320,18 @@ def _retention_reminder(
 def mailer() -> Mailer:
     configured: Mailer = current_app.extensions["complaints.mailer"]
     return configured
+
+
+def count_sent(session: Session, ids: Sequence[int]) -> int:
+    """How many of the notifications ``ids`` have gone out (a command says what really went, not
+    what it queued: delivery after the commit may have failed and left them for 'notify send')."""
+    if not ids:
+        return 0
+    return int(
+        session.scalar(
+            sa.select(sa.func.count()).where(
+                Notification.id.in_(ids), Notification.status == NotificationStatus.SENT
+            )
+        )
+        or 0
+    )

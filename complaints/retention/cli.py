@@ -21,6 +21,7 @@ from complaints.clock import now
 from complaints.crypto.keystore import KeyStoreError
 from complaints.crypto.services import keystore
 from complaints.maintenance import maintenance_role
+from complaints.notify.services import count_sent
 from complaints.retention.policy import retention_policy
 from complaints.retention.reminders import send_retention_reminders
 from complaints.retention.sweep import DEFAULT_PLAN_DAYS, SWEPT_TABLES, SweepReport, apply, plan
@@ -164,10 +165,16 @@ def remind_command(as_of: datetime | None) -> None:
     moment = now()
     today = _day(as_of)
     with db.unit_of_work() as session:
-        sent = send_retention_reminders(
+        queued = send_retention_reminders(
             session, retention_policy(), workflow(), as_of=today, now=moment
         )
-    click.echo(f"as of {today.isoformat()}: {sent} reminder e-mail(s) queued")
+    # The commit above already tried to send them; say what went out and what waits.
+    with db.unit_of_work() as session:
+        sent = count_sent(session, queued)
+    click.echo(
+        f"as of {today.isoformat()}: {sent} reminder e-mail(s) sent, "
+        f"{len(queued) - sent} waiting for 'notify send'"
+    )
 
 
 @contextmanager

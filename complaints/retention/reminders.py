@@ -31,10 +31,11 @@ def send_retention_reminders(
     as_of: date,
     now: datetime,
     batch_size: int = DEFAULT_BATCH,
-) -> int:
+) -> list[int]:
     """Queue a reminder to every handler of each case whose destruction or redaction is within
-    its rule's reminder period on ``as_of``; returns the number of e-mails queued."""
-    emails = 0
+    its rule's reminder period on ``as_of``; returns the ids of the e-mails queued (they are
+    sent after the commit)."""
+    emails: list[int] = []
     for batch in iter_schedules(session, policy, workflow, as_of=as_of, batch_size=batch_size):
         pending = [item for schedule in batch for item in schedule.items if _remind(item, as_of)]
         if not pending:
@@ -62,7 +63,7 @@ def send_retention_reminders(
                 "due_by": item.due_on.isoformat(),
             }
             for person_id in recipients:
-                queue_notification(
+                notification = queue_notification(
                     session,
                     recipient_person_id=person_id,
                     kind=KIND,
@@ -70,7 +71,7 @@ def send_retention_reminders(
                     now=now,
                     case_id=item.case_id,
                 )
-                emails += 1
+                emails.append(notification.id)
             session.add(
                 RetentionReminder(
                     case_id=item.case_id, rule=item.rule.name, due_on=item.due_on, sent_at=now

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import click
-import sqlalchemy as sa
 from flask.cli import AppGroup
-from sqlalchemy.orm import Session
 
 from complaints import db
 from complaints.clock import now
-from complaints.notify.models import Notification, NotificationStatus
+from complaints.notify.services import count_sent
 from complaints.workflow.config import workflow
 from complaints.workflow.reminders import count_deadlines, send_reminders
 from complaints.workflow.services import local_date
@@ -48,7 +45,7 @@ def remind_command(as_of: datetime | None, days: int) -> None:
     # The commit above already tried to send what it queued (queue_notification delivers
     # after the commit); say what really went out, and what waits for ``notify send``.
     with db.unit_of_work() as session:
-        sent = _sent(session, report.notification_ids)
+        sent = count_sent(session, report.notification_ids)
         counts = count_deadlines(session, today=today, days=days)
     waiting = len(report.notification_ids) - sent
     click.echo(
@@ -56,17 +53,4 @@ def remind_command(as_of: datetime | None, days: int) -> None:
         f"{counts.due_soon} due within {days} day(s); reminded now: {report.overdue} overdue, "
         f"{report.due_soon} due soon; {sent} e-mail(s) sent, "
         f"{waiting} waiting for 'notify send'"
-    )
-
-
-def _sent(session: Session, ids: Sequence[int]) -> int:
-    if not ids:
-        return 0
-    return int(
-        session.scalar(
-            sa.select(sa.func.count()).where(
-                Notification.id.in_(ids), Notification.status == NotificationStatus.SENT
-            )
-        )
-        or 0
     )

@@ -51,13 +51,15 @@ def finished(session: Session, people: dict[str, Person], **kwargs: object) -> M
 
 
 def remind(session: Session, as_of: date, batch_size: int = 1000) -> int:
-    return send_retention_reminders(
-        session,
-        retention_policy(),
-        workflow(),
-        as_of=as_of,
-        now=at(as_of, 6),
-        batch_size=batch_size,
+    return len(
+        send_retention_reminders(
+            session,
+            retention_policy(),
+            workflow(),
+            as_of=as_of,
+            now=at(as_of, 6),
+            batch_size=batch_size,
+        )
     )
 
 
