@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     draft_lifetime_hours: int = Field(default=6, ge=1, le=72)
     followup_idle_timeout_minutes: int = Field(default=15, ge=1, le=120)
     followup_absolute_timeout_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    # After a report is closed (or withdrawn) the complainant may still write for this long.
+    closed_reply_days: int = Field(default=30, ge=0, le=365)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=30 * 1024 * 1024)
     max_attachments: int = Field(default=5, ge=0, le=20)
 

@@ -232,6 +232,11 @@ class Message(Base):
     created_at: Mapped[datetime]
     # When the other side first saw it (handler for complainant messages and vice versa).
     read_at: Mapped[datetime | None]
+    # An outcome: the workflow step whose to_complainant text this message carries, so the
+    # mailbox can say in the reader's language what it is (the decision, the feedback).
+    event_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("case_events.id", ondelete="SET NULL")
+    )
 
 
 class ConsentKind(StrEnum):

@@ -18,14 +18,17 @@ from sqlalchemy.orm import Session
 
 from complaints.audit.models import AuditOutcome
 from complaints.audit.services import Actor, record_event
+from complaints.cases.attachments import EXTENSIONS
 from complaints.cases.models import (
     Attachment,
     AuthorKind,
     Case,
     CaseAccessGrant,
+    CaseDocument,
     CaseEvent,
     CaseParty,
     Disclosure,
+    DocumentKind,
     GrantRole,
     PartyKind,
     Route,
@@ -315,6 +318,115 @@ def add_attachment(
     )
     session.add(row)
     return row
+
+
+# What a letter is called when the complainant downloads it, by its template.
+LETTER_FILE_NAMES = {
+    "acknowledgement": "ontvangstbevestiging",
+    "not_admissible": "niet-ontvankelijk",
+    "extension": "verlenging",
+    "decision": "besluit",
+}
+OCTET_STREAM = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ComplainantFile:
+    """A file of the complainant's own case, decrypted for download under a name of ours."""
+
+    filename: str
+    content_type: str
+    body: bytes
+
+
+def attachment_file_name(reference: str, ordinal: int, content_type: str) -> str:
+    """``<REF>-bijlage-<n>.<ext>``: never the name the uploader gave the file."""
+    return f"{reference}-bijlage-{ordinal}{EXTENSIONS.get(content_type, '.bin')}"
+
+
+def letter_file_names(reference: str, templates: Sequence[str | None]) -> list[str]:
+    """``<REF>-besluit.html`` and so on, in order; a second letter of a kind gets ``-2``."""
+    names, seen = [], dict[str, int]()
+    for template in templates:
+        word = LETTER_FILE_NAMES.get(template or "", "brief")
+        seen[word] = seen.get(word, 0) + 1
+        suffix = f"-{seen[word]}" if seen[word] > 1 else ""
+        names.append(f"{reference}-{word}{suffix}.html")
+    return names
+
+
+def complainant_letters(session: Session, case_id: uuid.UUID) -> list[CaseDocument]:
+    """The letters of a case, which are all addressed to the complainant, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(CaseDocument)
+            .where(CaseDocument.case_id == case_id, CaseDocument.kind == DocumentKind.LETTER)
+            .order_by(CaseDocument.created_at, CaseDocument.id)
+        )
+    )
+
+
+def open_complainant_file(
+    session: Session,
+    keys: KeyStore,
+    case: Case,
+    *,
+    letter: bool,
+    ordinal: int,
+    actor: Actor,
+    now: datetime,
+) -> ComplainantFile:
+    """File number ``ordinal`` (from 1) of the case's attachments, or of its letters, for the
+    complainant whose mailbox session holds ``case``; audited, refusals too.
+
+    The ordinal counts within this one case only, so no number reaches another case's file:
+    anything beyond the case's files is CaseNotFound, a key that is gone CaseUnreadable.
+    """
+
+    def audit(outcome: AuditOutcome, **details: str | int) -> None:
+        record_event(
+            session,
+            keys,
+            actor=actor,
+            action="case.file_downloaded",
+            now=now,
+            outcome=outcome,
+            object_type="case",
+            object_id=str(case.id),
+            details={"by": "complainant", "kind": "letter" if letter else "attachment", **details},
+        )
+
+    if letter:
+        rows: Sequence[Attachment | CaseDocument] = complainant_letters(session, case.id)
+    else:
+        rows = session.scalars(
+            sa.select(Attachment)
+            .where(Attachment.case_id == case.id)
+            .order_by(Attachment.created_at, Attachment.id)
+        ).all()
+    if not 1 <= ordinal <= len(rows):
+        audit(AuditOutcome.DENIED, reason="not_on_case")
+        raise CaseNotFound(str(case.id))
+    row = rows[ordinal - 1]
+    try:
+        cipher = case_cipher(session, keys, case.id)
+        if isinstance(row, CaseDocument):
+            body = cipher.open_text("case_documents", "body", row.id, row.body).encode()
+        else:
+            body = cipher.open_bytes("attachments", "body", row.id, row.body)
+    except (MissingCaseKey, KeyStoreError, DecryptionFailed) as exc:
+        audit(AuditOutcome.FAILURE, ordinal=ordinal, reason=type(exc).__name__)
+        raise CaseUnreadable(case.reference) from exc
+    audit(AuditOutcome.SUCCESS, ordinal=ordinal)
+    if isinstance(row, CaseDocument):
+        names = letter_file_names(case.reference, [r.template for r in rows])  # type: ignore[union-attr]
+        return ComplainantFile(names[ordinal - 1], "text/html; charset=utf-8", body)
+    known = row.content_type in EXTENSIONS
+    return ComplainantFile(
+        attachment_file_name(case.reference, ordinal, row.content_type),
+        row.content_type if known else OCTET_STREAM,
+        body,
+    )
 
 
 def _sealed_party(

@@ -4,6 +4,11 @@ The mailbox shows the state of the report in plain words, the deadlines and whet
 met, and the conversation with the handler; the complainant can add information and files,
 give or withdraw consents, and withdraw the report. Every opening is audited with the case
 reference as the actor, never the receipt code.
+
+Outcomes arrive as messages from the handler that name their workflow step, so the mailbox
+says in the reader's language what each is (the feedback, the decision and its outcome); the
+committee's letters are downloads. After closing, the mailbox stays readable for as long as
+retention keeps the case, and takes messages for ``closed_reply_days``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ from complaints.cases.models import (
     Route,
 )
 from complaints.cases.receipts import receipt_index
-from complaints.cases.services import NewAttachment, add_attachment
+from complaints.cases.services import (
+    NewAttachment,
+    add_attachment,
+    attachment_file_name,
+    complainant_letters,
+    letter_file_names,
+)
 from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.envelope import FieldCipher
 from complaints.crypto.keystore import KeyStore
@@ -42,8 +53,10 @@ from complaints.followup.models import ComplainantSession
 from complaints.notify.services import queue_notification
 from complaints.settings import Settings
 from complaints.stats.services import record_stat
-from complaints.workflow.config import Workflow
+from complaints.web.i18n import Localized
+from complaints.workflow.config import RouteWorkflow, Workflow
 from complaints.workflow.services import DeadlineView, deadline_views, enter_state
+from complaints.workflow.transitions import event_values
 
 MAX_MESSAGE = 20_000
 # Which consents a complainant can give on which route.
@@ -57,6 +70,21 @@ CONSENTS_BY_ROUTE = {
 
 class MailboxClosed(Exception):
     """The report is closed or withdrawn: it can be read, not changed."""
+
+
+def writing_closes_at(case: Case, closed_reply_days: int) -> datetime | None:
+    """Until when a closed (or withdrawn) report still takes messages; None while it is open."""
+    if case.closed_at is None:
+        return None
+    return case.closed_at + timedelta(days=closed_reply_days)
+
+
+def may_write(workflow: Workflow, case: Case, closed_reply_days: int, now: datetime) -> bool:
+    """Whether the complainant can send a message: while open, and for a while after closing."""
+    if workflow[case.route].is_open(case.state):
+        return True
+    until = writing_closes_at(case, closed_reply_days)
+    return until is not None and now < until
 
 
 @dataclass(frozen=True)
@@ -84,11 +112,25 @@ class MessageView:
     from_complainant: bool
     body: str
     created_at: datetime
+    # An outcome: what the step means for the complainant (its state's public text) and the
+    # outcome chosen with it, each printing in the reader's language.
+    about: Localized | None = None
+    outcome: Localized | None = None
+
+
+@dataclass(frozen=True)
+class LetterView:
+    ordinal: int
+    title: str
+    filename: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
 class AttachmentView:
     id: uuid.UUID
+    ordinal: int
+    filename: str
     name: str
     content_type: str
     size: int
@@ -111,6 +153,10 @@ class Mailbox:
     messages: list[MessageView]
     attachments: list[AttachmentView]
     consents: list[ConsentView]
+    letters: list[LetterView]
+    # Closed: whether messages are still taken, and until when (None while open).
+    can_write: bool
+    writing_until: datetime | None
 
 
 def _token_hash(token: str) -> bytes:
@@ -247,7 +293,13 @@ def open_own_report(
 
 
 def read_mailbox(
-    session: Session, keys: KeyStore, workflow: Workflow, case: Case, *, now: datetime
+    session: Session,
+    keys: KeyStore,
+    workflow: Workflow,
+    case: Case,
+    *,
+    now: datetime,
+    closed_reply_days: int = 0,
 ) -> Mailbox:
     """Everything the complainant may see of their report, decrypted; audited as an opening."""
     cipher = case_cipher(session, keys, case.id)
@@ -269,21 +321,45 @@ def read_mailbox(
         object_id=str(case.id),
         details={"by": "complainant"},
     )
+    route = workflow[case.route]
+    steps = {
+        e.id: e
+        for e in session.scalars(
+            sa.select(CaseEvent).where(
+                CaseEvent.id.in_({m.event_id for m in messages if m.event_id is not None})
+            )
+        )
+    }
     return Mailbox(
         case=case,
-        is_open=workflow[case.route].is_open(case.state),
+        is_open=route.is_open(case.state),
         deadlines=deadline_views(session, workflow, case, now),
-        messages=[_message_view(cipher, m) for m in messages],
+        messages=[
+            _message_view(cipher, route, m, steps.get(m.event_id) if m.event_id else None)
+            for m in messages
+        ],
         attachments=_attachment_views(session, cipher, case),
         consents=consent_states(session, case),
+        letters=_letter_views(session, cipher, case),
+        can_write=may_write(workflow, case, closed_reply_days, now),
+        writing_until=writing_closes_at(case, closed_reply_days),
     )
 
 
 def post_message(
-    session: Session, keys: KeyStore, workflow: Workflow, case: Case, *, body: str, now: datetime
+    session: Session,
+    keys: KeyStore,
+    workflow: Workflow,
+    case: Case,
+    *,
+    body: str,
+    now: datetime,
+    closed_reply_days: int = 0,
 ) -> Message:
-    """A message (or added information) from the complainant to the handlers."""
-    _require_open(workflow, case)
+    """A message (or added information) from the complainant to the handlers; after closing
+    only for ``closed_reply_days`` (MailboxClosed afterwards)."""
+    if not may_write(workflow, case, closed_reply_days, now):
+        raise MailboxClosed(case.reference)
     text = body.strip()
     if not text or len(text) > MAX_MESSAGE:
         raise ValueError("message length")
@@ -471,29 +547,69 @@ def _notify_handlers(session: Session, case: Case, kind: str, now: datetime) -> 
         )
 
 
-def _message_view(cipher: FieldCipher, message: Message) -> MessageView:
+def _message_view(
+    cipher: FieldCipher, route: RouteWorkflow, message: Message, step: CaseEvent | None
+) -> MessageView:
+    about = outcome = None
+    spec = route.transition(step.kind) if step is not None else None
+    if step is not None and spec is not None:
+        if step.to_state in route.states:
+            about = route.state(step.to_state).public
+        chosen = spec.outcome or next(
+            (
+                str(value)
+                for name, value in event_values(cipher, step).items()
+                if (field := spec.field_spec(name)) is not None and field.kind == "outcome"
+            ),
+            None,
+        )
+        outcome = route.outcomes.get(chosen) if chosen else None
     return MessageView(
         id=message.id,
         from_complainant=message.author_kind is AuthorKind.COMPLAINANT,
         body=cipher.open_text("messages", "body", message.id, message.body),
         created_at=message.created_at,
+        about=about,
+        outcome=outcome,
     )
+
+
+def _letter_views(session: Session, cipher: FieldCipher, case: Case) -> list[LetterView]:
+    rows = complainant_letters(session, case.id)
+    names = letter_file_names(case.reference, [r.template for r in rows])
+    return [
+        LetterView(
+            ordinal=number,
+            title=(
+                cipher.open_text("case_documents", "title", row.id, row.title)
+                if row.title is not None
+                else name
+            ),
+            filename=name,
+            created_at=row.created_at,
+        )
+        for number, (row, name) in enumerate(zip(rows, names, strict=True), start=1)
+    ]
 
 
 def _attachment_views(session: Session, cipher: FieldCipher, case: Case) -> list[AttachmentView]:
     rows = session.scalars(
-        sa.select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
+        sa.select(Attachment)
+        .where(Attachment.case_id == case.id)
+        .order_by(Attachment.created_at, Attachment.id)
     ).all()
     return [
         AttachmentView(
             id=a.id,
+            ordinal=number,
+            filename=attachment_file_name(case.reference, number, a.content_type),
             name=cipher.open_text("attachments", "name", a.id, a.name),
             content_type=a.content_type,
             size=a.size,
             created_at=a.created_at,
             from_complainant=a.added_by is AuthorKind.COMPLAINANT,
         )
-        for a in rows
+        for number, a in enumerate(rows, start=1)
     ]
 
 

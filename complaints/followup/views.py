@@ -3,7 +3,9 @@
 The mailbox is opened with the receipt code (or, for a report filed under one's own name, from
 the account page) and then held by a short server-side session whose token lives in the cookie
 under its own key, apart from the staff log-in. The case is always the session's case: no URL
-names a case, and the receipt code never leaves the one POST that carries it.
+names a case, and the receipt code never leaves the one POST that carries it. Downloads name a
+file by its number within that case (``/opvolgen/melding/bijlage/2``), which reaches no other
+case's file.
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ from werkzeug.wrappers import Response
 
 from complaints import db
 from complaints.accounts.login import staff_user
+from complaints.audit.models import ActorKind
 from complaints.audit.services import Actor
 from complaints.cases.attachments import UploadRejected, check_upload
 from complaints.cases.models import Case, ConsentKind, Disclosure
-from complaints.cases.services import NewAttachment
+from complaints.cases.services import (
+    CaseNotFound,
+    CaseUnreadable,
+    NewAttachment,
+    open_complainant_file,
+)
 from complaints.cases.taxonomy import taxonomy
 from complaints.clock import now
 from complaints.crypto.services import indexer, keystore
@@ -69,7 +77,8 @@ bp = Blueprint("followup", __name__, template_folder="templates")
 
 MAILBOX_TOKEN = "followup"  # noqa: S105 - a cookie-session key, not a secret
 CSRF_SESSION_KEY = "csrf_token"  # Flask-WTF's key in the cookie session
-MailboxView = Callable[[ComplainantSession, Case], Response | str | tuple[str, int]]
+# Called with the session, its case and the URL's values (a download's number).
+MailboxView = Callable[..., Response | str | tuple[str, int]]
 
 
 def _receipt_rate_limit() -> str:
@@ -129,12 +138,12 @@ def _end_mailbox_on_renewal() -> None:
             close_mailbox(db.session(), keystore(), record, now=now())
 
 
-def mailbox_required(view: MailboxView) -> Callable[[], Response | str | tuple[str, int]]:
+def mailbox_required(view: MailboxView) -> Callable[..., Response | str | tuple[str, int]]:
     """Run ``view`` with the live mailbox session and its case, or send the browser to the
     code page (saying why, when a mailbox session has just ended)."""
 
     @wraps(view)
-    def wrapped() -> Response | str | tuple[str, int]:
+    def wrapped(**url_values: int) -> Response | str | tuple[str, int]:
         token = cookie_session.get(MAILBOX_TOKEN)
         record = None
         if isinstance(token, str) and token:
@@ -155,7 +164,7 @@ def mailbox_required(view: MailboxView) -> Callable[[], Response | str | tuple[s
                     "info",
                 )
             return redirect(url_for("followup.enter_code"), code=303)
-        return view(record, mailbox_case(db.session(), record))
+        return view(record, mailbox_case(db.session(), record), **url_values)
 
     return wrapped
 
@@ -271,11 +280,18 @@ def _render_mailbox(
     message_form: MessageForm | None = None,
     files_form: FilesForm | None = None,
 ) -> tuple[str, int]:
-    box = read_mailbox(db.session(), keystore(), workflow(), case, now=now())
+    settings = current_settings()
+    box = read_mailbox(
+        db.session(),
+        keystore(),
+        workflow(),
+        case,
+        now=now(),
+        closed_reply_days=settings.closed_reply_days,
+    )
     route = workflow()[case.route]
     state = route.states.get(case.state)
     category = taxonomy().categories.get(case.category)
-    settings = current_settings()
     page = render_template(
         "followup/mailbox.html",
         box=box,
@@ -325,9 +341,26 @@ def send_message(record: ComplainantSession, case: Case) -> Response | tuple[str
     if not form.validate_on_submit():
         return _render_mailbox(case, message_form=form)
     try:
-        post_message(db.session(), keystore(), workflow(), case, body=form.message.data, now=now())
+        post_message(
+            db.session(),
+            keystore(),
+            workflow(),
+            case,
+            body=form.message.data,
+            now=now(),
+            closed_reply_days=current_settings().closed_reply_days,
+        )
     except MailboxClosed:
-        return _closed_notice()
+        # What was typed stays in the form, under the notice that says what to do instead.
+        form.message.errors = [
+            *form.message.errors,
+            _(
+                "Writing in this mailbox has closed, so this message was not sent. Copy it if "
+                "you want to keep it: you can make a new report, or read on the help page where "
+                "else you can go."
+            ),
+        ]
+        return _render_mailbox(case, message_form=form)
     flash(
         _(
             "Your message has been sent. The handler gets an e-mail saying there is news, "
@@ -336,6 +369,46 @@ def send_message(record: ComplainantSession, case: Case) -> Response | tuple[str
         "success",
     )
     return redirect(_mailbox_url("berichten"), code=303)
+
+
+@bp.get("/opvolgen/melding/bijlage/<int:number>")
+@mailbox_required
+def download_attachment(
+    record: ComplainantSession, case: Case, number: int
+) -> Response | tuple[str, int]:
+    return _download(case, number, letter=False)
+
+
+@bp.get("/opvolgen/melding/brief/<int:number>")
+@mailbox_required
+def download_letter(
+    record: ComplainantSession, case: Case, number: int
+) -> Response | tuple[str, int]:
+    return _download(case, number, letter=True)
+
+
+def _download(case: Case, number: int, *, letter: bool) -> Response | tuple[str, int]:
+    """File ``number`` of the session's own case, as an attachment named by reference."""
+    try:
+        found = open_complainant_file(
+            db.session(),
+            keystore(),
+            case,
+            letter=letter,
+            ordinal=number,
+            actor=Actor(ActorKind.COMPLAINANT, case.reference),
+            now=now(),
+        )
+    except CaseNotFound:
+        return render_error(404)
+    except CaseUnreadable:
+        return render_error(500)
+    response = Response(found.body, content_type=found.content_type)
+    # The name is ours (reference and number): it needs no escaping and says nothing else.
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _checked_files(form: FilesForm) -> list[NewAttachment] | None:

@@ -61,6 +61,9 @@ class DeadlineSpec:
     starts: str
     met_by: frozenset[str]
     period: Period
+    # Met only when, besides entering a met_by state, a handler's message has reached the
+    # complainant's mailbox since the deadline started ("the complainant was told").
+    met_by_message: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class FieldSpec:
     required_if: str | None = None
     # Kind "outcome": the route's outcomes that may be chosen.
     choices: tuple[str, ...] = ()
+    # Kind "text": the text is also sent to the complainant's mailbox as the handler's message.
+    to_complainant: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,11 @@ class TransitionSpec:
 
     def field_spec(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def tells_complainant(self) -> bool:
+        """Whether a required field of this step goes to the complainant's mailbox."""
+        return any(f.to_complainant and f.required for f in self.fields)
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,7 @@ def _route(route: Route, section: Section) -> RouteWorkflow:
     places = _Places(section, states, final, {d.name for d in deadlines}, outcomes)
     transitions = _transitions(section, places)
     _check_paths(section, initial, final, states, transitions)
+    _check_told(section, deadlines, transitions)
     return RouteWorkflow(
         route=route,
         label=section.localized(),
@@ -236,7 +247,7 @@ def _deadlines(
     deadlines = []
     seen = set()
     for item in _items(section, "deadlines"):
-        item.allow({"name", "nl", "en", "starts", "met_by", *_PERIOD_KEYS})
+        item.allow({"name", "nl", "en", "starts", "met_by", "met_by_message", *_PERIOD_KEYS})
         name = item.text("name")
         if name in seen:
             item.fail(f"deadline {name!r} appears twice")
@@ -252,7 +263,16 @@ def _deadlines(
             item.fail(f"starts in the final state {starts!r}, so it could never be met")
         if starts in met_by:
             item.fail(f"{starts!r} both starts and meets it")
-        deadlines.append(DeadlineSpec(name, item.localized(), starts, met_by, _period(item)))
+        deadlines.append(
+            DeadlineSpec(
+                name,
+                item.localized(),
+                starts,
+                met_by,
+                _period(item),
+                met_by_message=item.flag("met_by_message", False),
+            )
+        )
     return tuple(deadlines)
 
 
@@ -398,7 +418,9 @@ def _consent(item: Section) -> ConsentKind | None:
 def _fields(transition: Section, places: _Places) -> tuple[FieldSpec, ...]:
     fields: list[FieldSpec] = []
     for item in _items(transition, "fields"):
-        item.allow({"name", "kind", "nl", "en", "required", "required_if", "choices"})
+        item.allow(
+            {"name", "kind", "nl", "en", "required", "required_if", "choices", "to_complainant"}
+        )
         name = _identifier(item, "name")
         if any(f.name == name for f in fields):
             item.fail(f"field {name!r} appears twice")
@@ -410,7 +432,12 @@ def _fields(transition: Section, places: _Places) -> tuple[FieldSpec, ...]:
         required_if = item.text("required_if") if "required_if" in item.table else None
         if required_if is not None and required:
             item.fail("required and required_if exclude each other")
-        fields.append(FieldSpec(name, kind, item.localized(), required, required_if, choices))
+        to_complainant = item.flag("to_complainant", False)
+        if to_complainant and kind != "text":
+            item.fail("only a field of kind text can go to the complainant")
+        fields.append(
+            FieldSpec(name, kind, item.localized(), required, required_if, choices, to_complainant)
+        )
     for position, spec in enumerate(fields):
         if spec.required_if is None:
             continue
@@ -491,6 +518,22 @@ def _check_paths(
     unreachable = sorted(set(states) - reached)
     if unreachable:
         section.fail(f"no transition leads to {', '.join(unreachable)}")
+
+
+def _check_told(
+    section: Section, deadlines: tuple[DeadlineSpec, ...], transitions: tuple[TransitionSpec, ...]
+) -> None:
+    """A deadline met only by a message needs a step that must send one, or it never is:
+    one into a met_by state, or the step that starts it (its message counts from then on)."""
+    for deadline in deadlines:
+        telling = deadline.met_by | {deadline.starts}
+        if deadline.met_by_message and not any(
+            t.to in telling and t.tells_complainant for t in transitions
+        ):
+            section.fail(
+                f"deadline {deadline.name!r} is met_by_message, but no transition into its "
+                "starts or met_by states has a required to_complainant field"
+            )
 
 
 def _leaves(state: str, transitions: tuple[TransitionSpec, ...]) -> bool:

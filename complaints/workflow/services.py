@@ -5,6 +5,10 @@ A deadline is a calendar day in Europe/Amsterdam: "within 7 days" of a report fi
 2 March at 23:30 local time is 9 March, whatever the time of day or a change to summer time.
 A paused deadline keeps its due day until it resumes; it then moves on by the calendar days
 it stood still. A paused deadline is neither overdue nor reminded.
+
+A deadline marked ``met_by_message`` ("the complainant was told") is met by entering one of
+its met_by states only when a handler's message has reached the mailbox since it started;
+otherwise it keeps running, so the mailbox never says it was kept while nothing was said.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.cases.models import Case, Deadline
+from complaints.cases.models import AuthorKind, Case, Deadline, Message
 from complaints.web.i18n import Localized
 from complaints.workflow.config import Period, Workflow
 
@@ -77,6 +81,8 @@ def enter_state(
     for deadline in _running(session, case):
         spec = next((d for d in route.deadlines if d.name == deadline.name), None)
         if spec is not None and state in spec.met_by:
+            if spec.met_by_message and not _told_since(session, case, deadline.started_at):
+                continue
             deadline.met_at = at
             met.append(deadline)
         elif state in route.final:
@@ -99,6 +105,23 @@ def enter_state(
     session.flush()
     order = [d.name for d in route.deadlines]
     return sorted(met, key=lambda d: order.index(d.name))
+
+
+def _told_since(session: Session, case: Case, since: datetime) -> bool:
+    """Whether a handler's message reached the complainant's mailbox at or after ``since``."""
+    session.flush()
+    return (
+        session.scalar(
+            sa.select(Message.id)
+            .where(
+                Message.case_id == case.id,
+                Message.author_kind == AuthorKind.HANDLER,
+                Message.created_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _restart(deadline: Deadline, at: datetime, due_on: date) -> None:

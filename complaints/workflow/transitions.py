@@ -6,6 +6,11 @@ message the handler can read; it never writes half: the state, the deadlines, th
 the case event (its values encrypted), the audit event and the stat event are written in one
 savepoint of the caller's transaction, or none of them.
 
+A step with ``to_complainant`` fields also puts their text in the complainant's mailbox, as a
+message from the handler that names the step, in the same savepoint. A message that cannot be
+sealed (the case's key is gone) refuses the whole step: nothing is written, no deadline is
+met, and the handler is told why (``TransitionRefused`` with reason "undeliverable").
+
 Two handlers working on the same case: ``Case.version`` is SQLAlchemy's version counter. A
 form carries the version it was loaded at; a case that has moved on since (or that another
 transaction changes underneath, found when the UPDATE matches no row) raises
@@ -31,6 +36,7 @@ from complaints.accounts.models import Account
 from complaints.audit.models import ActorKind
 from complaints.audit.services import Actor, record_event
 from complaints.cases.models import (
+    AuthorKind,
     Case,
     CaseAccessGrant,
     CaseEvent,
@@ -38,10 +44,11 @@ from complaints.cases.models import (
     ConsentKind,
     Deadline,
     GrantRole,
+    Message,
 )
-from complaints.crypto.envelope import FieldCipher
-from complaints.crypto.keystore import KeyStore
-from complaints.crypto.services import case_cipher
+from complaints.crypto.envelope import DecryptionFailed, FieldCipher
+from complaints.crypto.keystore import KeyStore, KeyStoreError
+from complaints.crypto.services import MissingCaseKey, case_cipher
 from complaints.stats.services import record_stat
 from complaints.web.i18n import _
 from complaints.workflow.config import (
@@ -84,7 +91,7 @@ Value = str | bool
 class TransitionRefused(Exception):
     """The step is not allowed now. ``message`` is translated, for the handler to read;
     ``reason`` is a code for tests and logs ("unknown", "state", "role", "field", "consent",
-    "deadline"); ``field`` names the form field at fault, if any."""
+    "deadline", "undeliverable"); ``field`` names the form field at fault, if any."""
 
     def __init__(self, message: str, *, reason: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -232,6 +239,15 @@ def apply_transition(
             _audit(session, keys, case, spec, event, actor_person_id, actor, now)
     except StaleDataError as exc:
         raise ChangedMeanwhile(case.reference) from exc
+    except (MissingCaseKey, KeyStoreError, DecryptionFailed) as exc:
+        with _language():
+            message = _(
+                "This step was not recorded: this case's key cannot be opened, so what you "
+                "wrote, and the message to the complainant, could not be sealed. Nothing was "
+                "saved and no time limit was marked as met. Keep what you wrote and ask the "
+                "application manager."
+            )
+        raise TransitionRefused(message, reason="undeliverable") from exc
     return event
 
 
@@ -262,7 +278,6 @@ def _take(
     # First the case row: a stale copy fails here, before anything else is written.
     session.flush()
     _apply_effects(session, case, spec.effects, now)
-    met = enter_state(session, workflow, case, spec.to, now) if spec.to is not None else []
     event_id = uuid.uuid4()
     event = CaseEvent(
         id=event_id,
@@ -275,6 +290,10 @@ def _take(
         remark=_sealed_values(session, keys, case, event_id, values),
     )
     session.add(event)
+    session.flush()
+    # Before the state is entered: a deadline met only by a message sees this one.
+    _tell_complainant(session, keys, case, spec, values, event_id, actor_person_id, now)
+    met = enter_state(session, workflow, case, spec.to, now) if spec.to is not None else []
     if spec.stat is not None:
         _count(session, case, spec.stat, met, now)
     session.flush()
@@ -326,6 +345,37 @@ def _sealed_values(
         return None
     text = json.dumps(values, ensure_ascii=False, sort_keys=True)
     return case_cipher(session, keys, case.id).seal_text("case_events", "remark", event_id, text)
+
+
+def _tell_complainant(
+    session: Session,
+    keys: KeyStore,
+    case: Case,
+    spec: TransitionSpec,
+    values: dict[str, Value],
+    event_id: uuid.UUID,
+    actor_person_id: int,
+    now: datetime,
+) -> Message | None:
+    """The step's to_complainant texts as one message from the handler, or None."""
+    texts = [str(values[f.name]) for f in spec.fields if f.to_complainant and f.name in values]
+    if not texts:
+        return None
+    message_id = uuid.uuid4()
+    message = Message(
+        id=message_id,
+        case_id=case.id,
+        author_kind=AuthorKind.HANDLER,
+        author_person_id=actor_person_id,
+        body=case_cipher(session, keys, case.id).seal_text(
+            "messages", "body", message_id, "\n\n".join(texts)
+        ),
+        created_at=now,
+        event_id=event_id,
+    )
+    session.add(message)
+    session.flush()
+    return message
 
 
 def _audit(

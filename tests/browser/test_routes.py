@@ -76,7 +76,11 @@ RUNS = (
         (
             Step("acknowledge", "acknowledged"),
             Step("support", "supporting"),
-            Step("close", "closed", {"remark": "Begeleiding afgerond."}),
+            Step(
+                "close",
+                "closed",
+                {"remark": "Begeleiding afgerond.", "closing": "U kunt altijd terugkomen."},
+            ),
         ),
         ("acknowledge",),
     ),

@@ -170,7 +170,7 @@ def test_the_values_of_a_step_are_shown_in_the_history(
     page = client.get(case_url(case_id))
     page = client.get(post_step(client, page, case_id, "acknowledge").headers["Location"])
     remark = "Gesprek gehad; <b>melder</b> wil geen verdere stappen."
-    response = post_step(client, page, case_id, "close", remark=remark)
+    response = post_step(client, page, case_id, "close", remark=remark, closing="Tot ziens.")
     assert response.status_code == 303
     text = html(client.get(case_url(case_id)))
     assert 'data-state="closed"' in text
@@ -349,7 +349,12 @@ def test_steps_outside_the_current_state_or_the_route_are_refused(
     # "close" exists on this route, but not before receipt is confirmed.
     too_early = client.post(
         f"{case_url(case_id)}/stap/close",
-        data={"csrf_token": token, "close-version": version, "close-remark": "x"},
+        data={
+            "csrf_token": token,
+            "close-version": version,
+            "close-remark": "x",
+            "close-closing": "x",
+        },
     )
     assert too_early.status_code == 200
     assert "is not possible while the case is “Submitted”" in html(too_early)

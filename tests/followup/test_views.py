@@ -556,19 +556,21 @@ def test_withdrawing_needs_confirmation_and_leaves_a_read_only_mailbox(
     assert "You withdrew the report." in text
     assert "You have withdrawn your report." in text
     assert 'data-status="cancelled"' in text
-    assert 'action="/opvolgen/melding/bericht"' not in text
+    # Writing stays possible for closed_reply_days after the end; nothing else can change.
+    assert 'action="/opvolgen/melding/bericht"' in text
     assert 'action="/opvolgen/melding/bestanden"' not in text
     assert 'action="/opvolgen/melding/toestemming"' not in text
     assert 'href="/opvolgen/melding/intrekken"' not in text
 
-    # A form left open in another tab changes nothing either, and says so calmly.
+    # A message is still taken (closed_reply_days); a consent left open in another tab changes
+    # nothing, and the page says so calmly.
     late = post_from(client, page, "/opvolgen/melding/bericht", message="Toch nog iets.")
     assert late.status_code == 303
     assert "This report is closed" in html(client.get(MAILBOX))
     post_from(client, page, "/opvolgen/melding/toestemming", kind="referral", decision="give")
     assert client.get("/opvolgen/melding/intrekken").status_code == 303
     with app_session(app) as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(Message)) == 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(Message)) == 1
         assert session.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0
     assert [e.action for e in audit_events(app)].count("case.withdrawn") == 1
 

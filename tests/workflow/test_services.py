@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from complaints import db
-from complaints.cases.models import Case, Deadline, Disclosure, GrantRole, Route
+from complaints.cases.models import (
+    AuthorKind,
+    Case,
+    Deadline,
+    Disclosure,
+    GrantRole,
+    Message,
+    Route,
+)
 from complaints.cases.services import NewCase, NewGrant, create_case
 from complaints.crypto.services import indexer, keystore
 from complaints.web.i18n import Localized
@@ -190,8 +198,33 @@ def test_a_state_meets_the_deadlines_that_list_it(session: Session, clock: Clock
     assert after["admissibility"].met_at == accepted_at
     assert after["acknowledge"].met_at == acknowledged_at  # met once, not again
     decided_at = clock.advance(weeks=6)
+    # The decision term is met only by a decision that reached the complainant (met_by_message).
+    told(session, case, decided_at)
     enter_state(session, workflow(), case, "decided", decided_at)
     assert deadlines(session, case)["decision"].met_at == decided_at
+
+
+def told(session: Session, case: Case, at: datetime) -> None:
+    """A handler's message in the mailbox (its body is not read here)."""
+    session.add(
+        Message(case_id=case.id, author_kind=AuthorKind.HANDLER, body=b"sealed", created_at=at)
+    )
+    session.flush()
+
+
+def test_a_deadline_met_by_message_keeps_running_until_the_complainant_is_told(
+    session: Session, clock: Clock
+) -> None:
+    case = new_case(session, Route.INTEGRITY, clock())
+    enter_state(session, workflow(), case, "acknowledged", clock.advance(days=1))
+    # A message from before the feedback term started does not count.
+    told(session, case, clock() - timedelta(seconds=1))
+    enter_state(session, workflow(), case, "feedback_given", clock.advance(weeks=2))
+    feedback = deadlines(session, case)["feedback"]
+    assert (feedback.met_at, feedback.cancelled_at) == (None, None)
+    told(session, case, clock())
+    enter_state(session, workflow(), case, "closed", clock.advance(days=1))
+    assert deadlines(session, case)["feedback"].met_at == clock()
 
 
 def test_a_state_starts_the_deadlines_that_start_there(session: Session, clock: Clock) -> None:
@@ -200,7 +233,9 @@ def test_a_state_starts_the_deadlines_that_start_there(session: Session, clock: 
     enter_state(session, workflow(), case, "acknowledged", utc(2026, 3, 5, 8, 0))
     feedback = deadlines(session, case)["feedback"]
     assert (feedback.started_at, feedback.due_on) == (utc(2026, 3, 5, 8, 0), date(2026, 6, 5))
-    # Reaching "closed" meets feedback (listed in met_by), not cancels it.
+    # Reaching "closed" meets feedback (listed in met_by), not cancels it: once the
+    # complainant has been told (met_by_message).
+    told(session, case, utc(2026, 4, 1, 8, 0))
     enter_state(session, workflow(), case, "closed", utc(2026, 4, 1, 8, 0))
     assert deadlines(session, case)["feedback"].met_at == utc(2026, 4, 1, 8, 0)
     assert deadlines(session, case)["feedback"].cancelled_at is None

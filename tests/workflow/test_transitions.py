@@ -164,7 +164,7 @@ def test_the_confidant_route_from_filing_to_closing(
     step(session, case, "support", clock.advance(days=1), person=confidant, roles=roles)
     step(
         session, case, "close", clock.advance(days=30), person=confidant, roles=roles,
-        remark="Melder voelt zich gesteund.",
+        remark="Melder voelt zich gesteund.", closing="Sterkte, u kunt altijd terugkomen.",
     )  # fmt: skip
     assert case.state == "closed"
     assert [(s.kind, s.deadline, s.deadline_met) for s in stats(session)] == [
