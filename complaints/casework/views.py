@@ -355,6 +355,20 @@ def _unreadable() -> tuple[str, int]:
     )
 
 
+def _step_refused(spec: TransitionSpec, form: Any, refused: TransitionRefused) -> tuple[str, int]:
+    """The case's key cannot be opened, so neither can its page: the refusal, with what the
+    handler typed given back to copy (nothing of the case itself is shown)."""
+    typed = [
+        (str(field.label), str(form[field.name].data))
+        for field in spec.fields
+        if field.kind == "text" and field.name in form and (form[field.name].data or "").strip()
+    ]
+    page = render_template(
+        "casework/step_refused.html", message=refused.message, reason=refused.reason, typed=typed
+    )
+    return page, 500
+
+
 def render_case(
     case_id: uuid.UUID,
     *,
@@ -605,6 +619,8 @@ def take_step(case_id: uuid.UUID, name: str) -> Response | tuple[str, int]:
     except ChangedMeanwhile:
         return render_case(case_id, posted=Posted(name, form, changed_meanwhile=True), status=409)
     except TransitionRefused as refused:
+        if refused.reason == "undeliverable":
+            return _step_refused(spec, form, refused)
         if refused.field is not None and refused.field in form:
             form[refused.field].errors = [*form[refused.field].errors, refused.message]
             return render_case(case_id, posted=Posted(name, form))

@@ -226,7 +226,8 @@ def test_closed_cases_are_shown_only_when_asked_for(
         closed = file_case(session, people, clock())
         case = session.get(Case, closed[0])
         assert case is not None
-        for step, values in (("acknowledge", {}), ("close", {"remark": "Afgerond", "closing": "Tot ziens"})):
+        closing = {"remark": "Afgerond", "closing": "Tot ziens"}
+        for step, values in (("acknowledge", {}), ("close", closing)):
             apply_transition(
                 session,
                 keystore(),
