@@ -30,7 +30,6 @@ from complaints.cases.models import (
     CaseEvent,
     Deadline,
     Disclosure,
-    GrantRole,
     Message,
     Route,
 )
