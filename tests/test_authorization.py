@@ -136,6 +136,9 @@ COMMITTEE = CasePage(
 )
 CONFIDANT_ONLY = CasePage(frozenset({GrantRole.CONFIDANT}), Route.CONFIDANT)
 
+# The mailbox downloads take a number: the file's place among its own case's files.
+MAILBOX_DOWNLOADS = frozenset({"followup.download_attachment", "followup.download_letter"})
+
 EXPECTATIONS: dict[str, Expectation] = {
     # The public site, the report form and the complainant's mailbox (opened with a code).
     "web.index": Public(),
@@ -162,6 +165,9 @@ EXPECTATIONS: dict[str, Expectation] = {
     "followup.referral_code": Public(),
     "followup.withdraw": Public(),
     "followup.change_consent": Public(),
+    # A file of the mailbox session's own case, by its number within that case (test_idor).
+    "followup.download_attachment": Public(),
+    "followup.download_letter": Public(),
     # Logging in and out.
     "accounts.login": Public(),
     "accounts.verify_totp": Public(),
@@ -736,6 +742,8 @@ def test_every_endpoint_has_an_expectation(world: World) -> None:
             case_values(world, rule, world.cases[0])
         elif isinstance(EXPECTATIONS[rule.endpoint], RolePage):
             assert set(rule.arguments) <= {"person_id", "year"}, rule.endpoint
+        elif rule.endpoint in MAILBOX_DOWNLOADS:
+            assert set(rule.arguments) == {"number"}, rule.endpoint
         else:
             assert not rule.arguments, rule.endpoint
 
@@ -867,6 +875,8 @@ def test_other_pages(world: World, key: str) -> None:
             values["person_id"] = world.person_ids["confidant"]
         if "year" in rule.arguments:  # the annual reports: the cases were filed this year
             values["year"] = START.year
+        if "number" in rule.arguments:  # a mailbox download: the first file of the session's case
+            values["number"] = 1
         url = url_for_rule(world, rule, values)
         # The complainant reads their own reports in the mailbox and under their account.
         may_read = {c.key for c in world.cases} if key == "complainant" else set()

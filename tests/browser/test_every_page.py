@@ -33,6 +33,9 @@ from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from complaints.accounts.models import Account
+from complaints.cases.models import AuthorKind
+from complaints.cases.services import NewAttachment, add_attachment
+from complaints.crypto.services import case_cipher, keystore
 from complaints.directory.models import Person
 from complaints.web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from tests import test_authorization as matrix
@@ -154,6 +157,10 @@ EXEMPT: dict[str, tuple[str, Visit | None]] = {
         "a file as the complainant uploaded it, sent as a download",
         Visit("confidant", "casework.attachment", "CONF"),
     ),
+    # Only a mailbox session reaches them, which no principal of the walk has; their headers,
+    # names and reach are proved in tests/security and tests/followup/test_outcomes.py.
+    "followup.download_attachment": ("a file of the mailbox's own case, as a download", None),
+    "followup.download_letter": ("a committee letter from the mailbox, as a download", None),
 }
 
 
@@ -193,6 +200,15 @@ def extras(world: matrix.World) -> Extras:  # noqa: F811
         # A report with a message from its handler, so that the mailbox shows a conversation.
         filed = file_report(session, people, START)
         handler_reply(session, filed.case_id, filed.handler_id, "Dank voor uw melding.", START)
+        # And a file, so that the mailbox lists it with its download link.
+        add_attachment(
+            session,
+            case_cipher(session, keystore(), filed.case_id),
+            filed.case_id,
+            NewAttachment("notities.txt", "text/plain", b"Wat er gebeurde."),
+            AuthorKind.COMPLAINANT,
+            START,
+        )
         taken = set(session.scalars(sa.select(Account.person_id)))
         free = [p for p in sorted(people.values(), key=lambda p: p.id) if p.id not in taken]
         newcomers = dict(zip(NEWCOMERS, free, strict=False))

@@ -17,7 +17,9 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from complaints.accounts.models import Account, StaffSession
-from complaints.cases.models import Case
+from complaints.cases.models import AuthorKind, Case
+from complaints.cases.services import NewAttachment, add_attachment
+from complaints.crypto.services import case_cipher, keystore
 from complaints.db import Base
 from complaints.directory.models import Person
 from complaints.followup.models import ComplainantSession
@@ -83,6 +85,15 @@ def mailbox_client(built: matrix.World) -> FlaskClient:
     with app_session(built.app) as session:
         people = {p.email: p for p in session.scalars(sa.select(Person))}
         filed = file_report(session, people, START)
+        # A file in the mailbox, so that its download is reached too.
+        add_attachment(
+            session,
+            case_cipher(session, keystore(), filed.case_id),
+            filed.case_id,
+            NewAttachment("notities.txt", "text/plain", b"Wat er gebeurde."),
+            AuthorKind.COMPLAINANT,
+            START,
+        )
     client = built.app.test_client()
     page = client.get("/opvolgen")
     opened = client.post("/opvolgen", data={"code": filed.code, "csrf_token": csrf_token(page)})
@@ -110,6 +121,8 @@ def attacker(
         values["person_id"] = built.person_ids["confidant"]
     if "year" in rule.arguments:
         values["year"] = START.year
+    if "number" in rule.arguments:  # a mailbox download: the first file of the session's case
+        values["number"] = 1
     if isinstance(page, matrix.RolePage):
         key = next(p.key for p in matrix.PRINCIPALS if page.role in p.roles)
     elif isinstance(page, matrix.SignedIn):

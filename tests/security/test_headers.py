@@ -89,6 +89,7 @@ def test_every_get_route_sends_the_security_headers(world: matrix.World) -> None
     for download in (
         "casework.attachment",
         "committee.download_letter",
+        "followup.download_attachment",
         "privacy.plan_csv",
         "stats.table_csv",
         "stats_reports.confidants_pdf",
@@ -105,6 +106,7 @@ def test_downloads_are_attachments_of_a_safe_type(world: matrix.World) -> None:
         if rule.endpoint not in {
             "casework.attachment",
             "committee.download_letter",
+            "followup.download_attachment",
             "privacy.plan_csv",
             "privacy.ledger_csv",
             "privacy.register_csv",

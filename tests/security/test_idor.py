@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from werkzeug.routing import Rule
 
 from complaints.audit.models import AuditEvent, AuditOutcome
-from complaints.cases.models import Attachment, Case, CaseDocument, Message
+from complaints.cases.models import Attachment, AuthorKind, Case, CaseDocument, Message
+from complaints.cases.services import NewAttachment, add_attachment
+from complaints.crypto.services import case_cipher, keystore
 from complaints.directory.models import Person
 from tests import test_authorization as matrix
 from tests.conftest import START, app_session
@@ -151,12 +153,23 @@ def test_walking_attachment_and_letter_ids_finds_nothing(
     assert filed.marker in body(own_file)
 
 
+# A download names a file by its number among the files of the session's own case: a count
+# within that one case, not an id, so no number can reach another case's file (the test
+# below proves it). Nothing else in the mailbox takes anything from the URL.
+ORDINAL_DOWNLOADS = {"followup.download_attachment", "followup.download_letter"}
+
+
 def test_the_mailbox_takes_no_ids(world: matrix.World) -> None:
     """Nothing in the complainant's mailbox is addressed by an id: the session is the case."""
     followup = [r for r in world.rules if r.endpoint.startswith("followup.")]
     assert len(followup) >= 9
-    taking_ids = [r.rule for r in followup if r.arguments]
+    taking_ids = [r.rule for r in followup if r.arguments and r.endpoint not in ORDINAL_DOWNLOADS]
     assert taking_ids == []
+    ordinals = {r.endpoint: r for r in followup if r.endpoint in ORDINAL_DOWNLOADS}
+    assert set(ordinals) == ORDINAL_DOWNLOADS
+    for rule in ordinals.values():
+        assert rule.arguments == {"number"}
+        assert type(rule._converters["number"]).__name__ == "IntegerConverter"
 
 
 def test_a_mailbox_session_reaches_only_its_own_case(world: matrix.World) -> None:
@@ -165,6 +178,14 @@ def test_a_mailbox_session_reaches_only_its_own_case(world: matrix.World) -> Non
         mine = file_report(session, people, START, description="Mijn eigen melding A.")
         theirs = file_report(session, people, START, description="Een andere melding B.")
         handler_reply(session, theirs.case_id, theirs.handler_id, "GEHEIM-ANTWOORD-B", START)
+        add_attachment(
+            session,
+            case_cipher(session, keystore(), theirs.case_id),
+            theirs.case_id,
+            NewAttachment("b.txt", "text/plain", b"GEHEIM-BESTAND-B"),
+            AuthorKind.HANDLER,
+            START,
+        )
         b_files = list(
             session.scalars(sa.select(Attachment.id).where(Attachment.case_id == theirs.case_id))
         )
@@ -175,6 +196,12 @@ def test_a_mailbox_session_reaches_only_its_own_case(world: matrix.World) -> Non
     assert page.status_code == 200
     assert "GEHEIM-ANTWOORD-B" not in body(page)
     assert theirs.reference not in body(page)
+    # B has a file, A has none: no number in A's mailbox reaches B's file.
+    for number in (0, 1, 2, 99):
+        for kind in ("bijlage", "brief"):
+            download = client.get(f"/opvolgen/melding/{kind}/{number}")
+            assert download.status_code == 404
+            assert "GEHEIM" not in body(download)
     # Ids of the other case smuggled into the mailbox's forms are ignored: the message goes
     # to the case of the session, never to B.
     smuggled = {
