@@ -535,7 +535,12 @@ def withdraw(record: ComplainantSession, case: Case) -> Response | str:
             "success",
         )
         return redirect(_mailbox_url(), code=303)
-    return render_template("followup/withdraw.html", form=form, case=case)
+    return render_template(
+        "followup/withdraw.html",
+        form=form,
+        case=case,
+        reply_days=current_settings().closed_reply_days,
+    )
 
 
 # My reports ------------------------------------------------------------------------------------
