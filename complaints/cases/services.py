@@ -396,35 +396,41 @@ def open_complainant_file(
             details={"by": "complainant", "kind": "letter" if letter else "attachment", **details},
         )
 
-    if letter:
-        rows: Sequence[Attachment | CaseDocument] = complainant_letters(session, case.id)
-    else:
-        rows = session.scalars(
-            sa.select(Attachment)
-            .where(Attachment.case_id == case.id)
-            .order_by(Attachment.created_at, Attachment.id)
-        ).all()
-    if not 1 <= ordinal <= len(rows):
+    letters = complainant_letters(session, case.id) if letter else []
+    attachments = (
+        []
+        if letter
+        else list(
+            session.scalars(
+                sa.select(Attachment)
+                .where(Attachment.case_id == case.id)
+                .order_by(Attachment.created_at, Attachment.id)
+            )
+        )
+    )
+    count = len(letters) if letter else len(attachments)
+    if not 1 <= ordinal <= count:
         audit(AuditOutcome.DENIED, reason="not_on_case")
         raise CaseNotFound(str(case.id))
-    row = rows[ordinal - 1]
     try:
         cipher = case_cipher(session, keys, case.id)
-        if isinstance(row, CaseDocument):
-            body = cipher.open_text("case_documents", "body", row.id, row.body).encode()
+        if letter:
+            document = letters[ordinal - 1]
+            html = cipher.open_text("case_documents", "body", document.id, document.body)
         else:
-            body = cipher.open_bytes("attachments", "body", row.id, row.body)
+            attachment = attachments[ordinal - 1]
+            body = cipher.open_bytes("attachments", "body", attachment.id, attachment.body)
     except (MissingCaseKey, KeyStoreError, DecryptionFailed) as exc:
         audit(AuditOutcome.FAILURE, ordinal=ordinal, reason=type(exc).__name__)
         raise CaseUnreadable(case.reference) from exc
     audit(AuditOutcome.SUCCESS, ordinal=ordinal)
-    if isinstance(row, CaseDocument):
-        names = letter_file_names(case.reference, [r.template for r in rows])  # type: ignore[union-attr]
-        return ComplainantFile(names[ordinal - 1], "text/html; charset=utf-8", body)
-    known = row.content_type in EXTENSIONS
+    if letter:
+        names = letter_file_names(case.reference, [d.template for d in letters])
+        return ComplainantFile(names[ordinal - 1], "text/html; charset=utf-8", html.encode())
+    known = attachment.content_type in EXTENSIONS
     return ComplainantFile(
-        attachment_file_name(case.reference, ordinal, row.content_type),
-        row.content_type if known else OCTET_STREAM,
+        attachment_file_name(case.reference, ordinal, attachment.content_type),
+        attachment.content_type if known else OCTET_STREAM,
         body,
     )
 
