@@ -108,7 +108,11 @@ def enter_state(
 
 
 def _told_since(session: Session, case: Case, since: datetime) -> bool:
-    """Whether a handler's message reached the complainant's mailbox at or after ``since``."""
+    """Whether a step's outcome message reached the complainant's mailbox at or after ``since``.
+
+    Only messages written by a step (``event_id`` set) count: an ordinary reply such as "we
+    received your message" is not the feedback a statutory term asks for.
+    """
     session.flush()
     return (
         session.scalar(
@@ -116,6 +120,7 @@ def _told_since(session: Session, case: Case, since: datetime) -> bool:
             .where(
                 Message.case_id == case.id,
                 Message.author_kind == AuthorKind.HANDLER,
+                Message.event_id.is_not(None),
                 Message.created_at >= since,
             )
             .limit(1)

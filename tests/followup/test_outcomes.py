@@ -36,6 +36,7 @@ from complaints.cases.models import (
 )
 from complaints.cases.services import NewAttachment
 from complaints.cases.taxonomy import taxonomy
+from complaints.casework.services import reply_to_complainant
 from complaints.committee.services import (
     LetterKind,
     generate_letter,
@@ -310,26 +311,43 @@ def test_the_integrity_feedback_term_is_met_only_by_the_delivered_message(
         assert deadline(session, told.case_id, "feedback").met_at == clock()
 
         # Control: the same step on a workflow whose feedback field does not go to the
-        # complainant (a weakened set-up) leaves the term open, and the mailbox says so.
+        # complainant (a weakened set-up) leaves the term open, and the mailbox says so; an
+        # ordinary reply in between is not the feedback either.
         silent = file_on(session, people, clock(), Route.INTEGRITY)
         weakened = _without_to_complainant(workflow(), Route.INTEGRITY, "give_feedback")
         for name in ("acknowledge", "assess"):
             step(session, silent.case_id, name, clock.advance(days=1), weakened)
+        _reply(session, silent.case_id, "We hebben uw bericht ontvangen.", clock.advance(days=1))
         step(
             session, silent.case_id, "give_feedback", clock.advance(weeks=4), weakened,
             feedback=feedback,
         )  # fmt: skip
         open_term = deadline(session, silent.case_id, "feedback")
         assert (open_term.met_at, open_term.cancelled_at) == (None, None)
-        assert (
-            session.scalars(sa.select(Message).where(Message.case_id == silent.case_id)).all() == []
-        )
+        assert [
+            m.event_id
+            for m in session.scalars(sa.select(Message).where(Message.case_id == silent.case_id))
+        ] == [None]
     _b, kept = mailbox(app, told.code, "nl")
     assert 'data-deadline="feedback"' in text_of(kept)
     assert _status(text_of(kept), "feedback") == "met"
     _b, not_kept = mailbox(app, silent.code, "nl")
     assert _status(text_of(not_kept), "feedback") == "open"
     assert "Gehaald" not in text_of(not_kept).split('data-deadline="feedback"')[1].split("</li>")[0]
+
+
+def _reply(session: Session, case_id: uuid.UUID, body: str, now: datetime) -> None:
+    """An ordinary message from the case's first handler, not part of any step."""
+    grant = session.scalars(
+        sa.select(CaseAccessGrant)
+        .where(CaseAccessGrant.case_id == case_id)
+        .order_by(CaseAccessGrant.id)
+    ).first()
+    assert grant is not None
+    reply_to_complainant(
+        session, keystore(), indexer(), workflow(), case_id=case_id,
+        person_id=grant.person_id, actor=Actor.staff(1), body=body, now=now,
+    )  # fmt: skip
 
 
 def _status(page: str, name: str) -> str:

@@ -17,6 +17,7 @@ from complaints import db
 from complaints.cases.models import (
     AuthorKind,
     Case,
+    CaseEvent,
     Deadline,
     Disclosure,
     GrantRole,
@@ -205,11 +206,36 @@ def test_a_state_meets_the_deadlines_that_list_it(session: Session, clock: Clock
 
 
 def told(session: Session, case: Case, at: datetime) -> None:
-    """A handler's message in the mailbox (its body is not read here)."""
-    session.add(
-        Message(case_id=case.id, author_kind=AuthorKind.HANDLER, body=b"sealed", created_at=at)
-    )
+    """A step's outcome message in the mailbox (its body is not read here)."""
+    step = CaseEvent(case_id=case.id, occurred_at=at, kind="transition")
+    session.add(step)
     session.flush()
+    session.add(
+        Message(
+            case_id=case.id, author_kind=AuthorKind.HANDLER, body=b"sealed", created_at=at,
+            event_id=step.id,
+        )
+    )  # fmt: skip
+    session.flush()
+
+
+def test_an_ordinary_reply_does_not_meet_a_deadline_met_by_message(
+    session: Session, clock: Clock
+) -> None:
+    case = new_case(session, Route.INTEGRITY, clock())
+    enter_state(session, workflow(), case, "acknowledged", clock.advance(days=1))
+    session.add(
+        Message(
+            case_id=case.id, author_kind=AuthorKind.HANDLER, body=b"sealed",
+            created_at=clock.advance(days=1),
+        )
+    )  # fmt: skip
+    enter_state(session, workflow(), case, "closed", clock.advance(days=1))
+    assert deadlines(session, case)["feedback"].met_at is None
+    # Control: the same closing after a step's outcome message meets it.
+    told(session, case, clock.advance(days=1))
+    enter_state(session, workflow(), case, "closed", clock.advance(days=1))
+    assert deadlines(session, case)["feedback"].met_at == clock()
 
 
 def test_a_deadline_met_by_message_keeps_running_until_the_complainant_is_told(
