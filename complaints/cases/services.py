@@ -227,6 +227,35 @@ def open_case(
     return content
 
 
+def open_as_complainant(
+    session: Session, keys: KeyStore, case: Case, *, actor: Actor, now: datetime
+) -> FieldCipher:
+    """The case's cipher for the complainant whose mailbox session holds ``case`` (the session
+    is their access check); audited as an opening, a key that is gone as a failure
+    (CaseUnreadable)."""
+    try:
+        cipher = case_cipher(session, keys, case.id)
+    except (MissingCaseKey, KeyStoreError) as exc:
+        outcome, details = AuditOutcome.FAILURE, {"reason": type(exc).__name__}
+        failure: Exception | None = exc
+    else:
+        outcome, details, failure = AuditOutcome.SUCCESS, {}, None
+    record_event(
+        session,
+        keys,
+        actor=actor,
+        action="case.open",
+        now=now,
+        outcome=outcome,
+        object_type="case",
+        object_id=str(case.id),
+        details={"by": "complainant", **details},
+    )
+    if failure is not None:
+        raise CaseUnreadable(case.reference) from failure
+    return cipher
+
+
 def _decrypt(
     session: Session, keys: KeyStore, case: Case, parties: Sequence[CaseParty]
 ) -> CaseContent:

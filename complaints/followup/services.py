@@ -44,6 +44,7 @@ from complaints.cases.services import (
     attachment_file_name,
     complainant_letters,
     letter_file_names,
+    open_as_complainant,
 )
 from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.envelope import FieldCipher
@@ -301,8 +302,9 @@ def read_mailbox(
     now: datetime,
     closed_reply_days: int = 0,
 ) -> Mailbox:
-    """Everything the complainant may see of their report, decrypted; audited as an opening."""
-    cipher = case_cipher(session, keys, case.id)
+    """Everything the complainant may see of their report, decrypted; audited as an opening
+    (CaseUnreadable when the case's key is gone)."""
+    cipher = open_as_complainant(session, keys, case, actor=_actor(case), now=now)
     messages = session.scalars(
         sa.select(Message)
         .where(Message.case_id == case.id)
@@ -311,16 +313,6 @@ def read_mailbox(
     for message in messages:
         if message.author_kind is not AuthorKind.COMPLAINANT and message.read_at is None:
             message.read_at = now
-    record_event(
-        session,
-        keys,
-        actor=_actor(case),
-        action="case.open",
-        now=now,
-        object_type="case",
-        object_id=str(case.id),
-        details={"by": "complainant"},
-    )
     route = workflow[case.route]
     steps = {
         e.id: e

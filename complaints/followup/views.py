@@ -281,14 +281,17 @@ def _render_mailbox(
     files_form: FilesForm | None = None,
 ) -> tuple[str, int]:
     settings = current_settings()
-    box = read_mailbox(
-        db.session(),
-        keystore(),
-        workflow(),
-        case,
-        now=now(),
-        closed_reply_days=settings.closed_reply_days,
-    )
+    try:
+        box = read_mailbox(
+            db.session(),
+            keystore(),
+            workflow(),
+            case,
+            now=now(),
+            closed_reply_days=settings.closed_reply_days,
+        )
+    except CaseUnreadable:
+        return render_error(500)
     route = workflow()[case.route]
     state = route.states.get(case.state)
     category = taxonomy().categories.get(case.category)

@@ -23,7 +23,8 @@ from complaints.cases.models import (
     Message,
     Route,
 )
-from complaints.cases.services import NewAttachment
+from complaints.cases.services import CaseUnreadable, NewAttachment
+from complaints.crypto.models import KeySlot
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
 from complaints.followup.models import ComplainantSession
@@ -154,6 +155,18 @@ def test_read_mailbox_shows_the_thread_and_marks_the_handlers_messages_read(
         ("acknowledge", DeadlineStatus.OPEN, "2026-03-09")
     ]
     assert _actions(session)[-1] == "case.open"
+
+
+def test_a_mailbox_whose_case_key_is_gone_is_unreadable_and_the_failure_is_audited(
+    session: Session, filed: Filed, clock: Clock
+) -> None:
+    case = _case(session, filed)
+    read_mailbox(session, keystore(), workflow(), case, now=clock())  # control: readable first
+    session.execute(sa.delete(KeySlot).where(KeySlot.case_id == case.id))
+    with pytest.raises(CaseUnreadable):
+        read_mailbox(session, keystore(), workflow(), case, now=clock())
+    last = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert (last.action, last.outcome) == ("case.open", AuditOutcome.FAILURE)
 
 
 def test_a_message_must_have_text_and_not_be_too_long(
