@@ -42,7 +42,12 @@ from complaints.crypto.services import MissingCaseKey, case_cipher
 from complaints.directory.models import Person
 from complaints.followup.services import ConsentView, consent_states
 from complaints.workflow.config import Workflow
-from complaints.workflow.services import DeadlineView, deadline_views
+from complaints.workflow.services import (
+    DeadlineView,
+    deadline_views,
+    may_write,
+    writing_closes_at,
+)
 from complaints.workflow.transitions import event_values
 
 # What stored ciphertext that fails to open raises: tampered or damaged data, or a lost key.
@@ -291,6 +296,9 @@ class CaseFile:
     content: CaseContent
     roles: frozenset[GrantRole]
     is_open: bool
+    # Closed cases keep the conversation going for closed_reply_days, both ways.
+    can_write: bool
+    writing_until: datetime | None
     deadlines: list[DeadlineView]
     events: list[EventView]
     messages: list[ThreadMessage]
@@ -333,6 +341,7 @@ def read_case(
     person_id: int,
     actor: Actor,
     now: datetime,
+    closed_reply_days: int = 0,
 ) -> CaseFile:
     """Open a case for a handler (grant checked, audited) with everything around it.
 
@@ -375,6 +384,8 @@ def read_case(
         content=content,
         roles=case_roles(session, case.id, person_id),
         is_open=workflow[case.route].is_open(case.state),
+        can_write=may_write(workflow, case, closed_reply_days, now),
+        writing_until=writing_closes_at(case, closed_reply_days),
         deadlines=deadline_views(session, workflow, case, now),
         events=events,
         messages=messages,
@@ -471,13 +482,15 @@ def reply_to_complainant(
     actor: Actor,
     body: str,
     now: datetime,
+    closed_reply_days: int = 0,
 ) -> Message:
-    """A message from the handler to the complainant's mailbox, sealed under the case key.
+    """A message from the handler to the complainant's mailbox, sealed under the case key;
+    after closing only while the complainant can still write (``closed_reply_days``).
 
     Answering settles the complainant's messages: they count as read.
     """
     case = _authorised_case(session, keys, blind, case_id, person_id, actor, now, "case.replied")
-    if not workflow[case.route].is_open(case.state):
+    if not may_write(workflow, case, closed_reply_days, now):
         raise CaseClosed(case.reference)
     text = _checked_text(body)
     message_id = uuid.uuid4()

@@ -66,6 +66,7 @@ from complaints.retention.holds import (
 )
 from complaints.retention.policy import retention_policy
 from complaints.retention.register import period_text
+from complaints.settings import current_settings
 from complaints.web.errors import answer_case_conflicts, render_error
 from complaints.web.i18n import _
 from complaints.web.uploads import size_text
@@ -390,6 +391,7 @@ def render_case(
             person_id=user.person_id,
             actor=_actor(),
             now=now(),
+            closed_reply_days=current_settings().closed_reply_days,
         )
     except CaseNotFound:
         return render_error(404)
@@ -466,6 +468,7 @@ def reply(case_id: uuid.UUID) -> Response | tuple[str, int]:
             actor=_actor(),
             body=form.message.data,
             now=now(),
+            closed_reply_days=current_settings().closed_reply_days,
         )
     except CaseNotFound:
         return render_error(404)

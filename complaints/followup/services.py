@@ -56,7 +56,13 @@ from complaints.settings import Settings
 from complaints.stats.services import record_stat
 from complaints.web.i18n import Localized
 from complaints.workflow.config import RouteWorkflow, Workflow
-from complaints.workflow.services import DeadlineView, deadline_views, enter_state
+from complaints.workflow.services import (
+    DeadlineView,
+    deadline_views,
+    enter_state,
+    may_write,
+    writing_closes_at,
+)
 from complaints.workflow.transitions import event_values
 
 MAX_MESSAGE = 20_000
@@ -71,21 +77,6 @@ CONSENTS_BY_ROUTE = {
 
 class MailboxClosed(Exception):
     """The report is closed or withdrawn: it can be read, not changed."""
-
-
-def writing_closes_at(case: Case, closed_reply_days: int) -> datetime | None:
-    """Until when a closed (or withdrawn) report still takes messages; None while it is open."""
-    if case.closed_at is None:
-        return None
-    return case.closed_at + timedelta(days=closed_reply_days)
-
-
-def may_write(workflow: Workflow, case: Case, closed_reply_days: int, now: datetime) -> bool:
-    """Whether the complainant can send a message: while open, and for a while after closing."""
-    if workflow[case.route].is_open(case.state):
-        return True
-    until = writing_closes_at(case, closed_reply_days)
-    return until is not None and now < until
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,22 @@ def enter_state(
     return sorted(met, key=lambda d: order.index(d.name))
 
 
+def writing_closes_at(case: Case, closed_reply_days: int) -> datetime | None:
+    """Until when a closed (or withdrawn) report still takes messages; None while it is open."""
+    if case.closed_at is None:
+        return None
+    return case.closed_at + timedelta(days=closed_reply_days)
+
+
+def may_write(workflow: Workflow, case: Case, closed_reply_days: int, now: datetime) -> bool:
+    """Whether the complainant and the handler can still write to each other: while the case is
+    open, and for ``closed_reply_days`` after it closed (the mailbox stays readable longer)."""
+    if workflow[case.route].is_open(case.state):
+        return True
+    until = writing_closes_at(case, closed_reply_days)
+    return until is not None and now < until
+
+
 def _told_since(session: Session, case: Case, since: datetime) -> bool:
     """Whether a step's outcome message reached the complainant's mailbox at or after ``since``.
 

@@ -176,9 +176,10 @@ def test_the_values_of_a_step_are_shown_in_the_history(
     assert 'data-state="closed"' in text
     assert "Remark" in text
     assert "Gesprek gehad; &lt;b&gt;melder&lt;/b&gt; wil geen verdere stappen." in text
-    # A closed case offers no steps and no messages to the complainant, only notes.
+    # A closed case offers no steps; messages only while the complainant can still write.
     assert 'id="stappen"' not in text
-    assert 'action="/zaken/' + str(case_id) + '/bericht"' not in text
+    assert 'action="/zaken/' + str(case_id) + '/bericht"' in text
+    assert "The complainant can still write until" in text
     assert f'action="/zaken/{case_id}/notitie"' in text
     with app_session(app) as session:
         event = session.scalars(

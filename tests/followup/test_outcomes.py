@@ -524,6 +524,40 @@ def test_within_the_days_the_closed_mailbox_offers_writing(app: Flask, clock: Cl
     assert "Dank u wel." in text_of(browser.get(MAILBOX))
 
 
+def test_the_handler_can_answer_a_closed_case_while_the_complainant_can_write(
+    app: Flask, clock: Clock
+) -> None:
+    from complaints.casework.services import CaseClosed
+
+    with app_session(app) as session:
+        people = import_demo_directory(session, clock())
+        filed = file_on(session, people, clock(), Route.CONFIDANT)
+        step(session, filed.case_id, "acknowledge", clock.advance(days=1))
+        step(session, filed.case_id, "close", clock.advance(days=1), closing="Tot ziens.")
+        grant = session.scalars(
+            sa.select(CaseAccessGrant).where(CaseAccessGrant.case_id == filed.case_id)
+        ).first()
+        assert grant is not None
+
+        def answer(body: str, days: int, window: int) -> None:
+            reply_to_complainant(
+                session, keystore(), indexer(), workflow(), case_id=filed.case_id,
+                person_id=grant.person_id, actor=Actor.staff(1), body=body,
+                now=clock.advance(days=days), closed_reply_days=window,
+            )  # fmt: skip
+
+        answer("Goed dat u het meldt.", 29, 30)
+        # Control: without the window (the old rule) a closed case took no answer at all.
+        with pytest.raises(CaseClosed):
+            answer("Zonder venster.", 0, 0)
+        with pytest.raises(CaseClosed):
+            answer("Te laat.", 2, 30)
+    box = text_of(mailbox(app, filed.code, "nl")[1])
+    assert "Goed dat u het meldt." in box
+    assert "Te laat." not in box
+    assert "Zonder venster." not in box
+
+
 # Downloads ------------------------------------------------------------------------------------
 
 
