@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import pyotp
 import sqlalchemy as sa
@@ -19,8 +21,12 @@ from complaints.accounts.models import Account, Role, RoleAssignment, RoleSource
 from complaints.accounts.services import begin_totp_enrolment
 from complaints.cases.models import Case, Disclosure, GrantRole, PartyKind, Route
 from complaints.cases.services import NewCase, NewGrant, NewParty, create_case
+from complaints.cases.taxonomy import taxonomy
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import OrgUnit, OrgUnitKind, Person
+from complaints.intake.services import AccusedPerson, Identity, Report, submit_report
+from complaints.routing.services import Recipient
+from complaints.workflow.config import workflow
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -179,6 +185,115 @@ def accused(person: Person | None = None, name: str | None = None) -> NewParty:
         name=name,
         relation_to_complainant="collega",
     )
+
+
+# One report factory --------------------------------------------------------------------------
+# Every package that needs a real case files it like the intake form does: ``build_report``
+# gives the complainant's answers (pure), ``file_report`` sends them through ``submit_report``,
+# so grants, parties, deadlines, audit and statistics are exactly what filing makes.
+
+FILER = "s.devries@bzk.example"  # Sanne de Vries, BZK employee; her manager is a.demir
+ACCUSED = "l.bakker@bzk.example"  # Lotte Bakker, a colleague
+FILER_PHONE = "06-12345678"
+
+
+def build_report(**overrides: Any) -> Report:
+    """The answers of a complete intake form, without touching the database.
+
+    A confidential discrimination report on the confidant route; no unit, accused or identity
+    (those need directory ids: ``file_report`` fills them in). Any ``Report`` field can be
+    overridden.
+    """
+    report = Report(
+        category="discrimination",
+        grounds=("race",),
+        when="2 maart 2026",
+        last_incident_on=None,
+        ongoing=False,
+        unit_id=None,
+        place="koffiehoek",
+        description="Een collega maakte een racistische grap over mij.",
+        accused=(),
+        witnesses=(),
+        desired_outcome="Een gesprek.",
+        route=Route.CONFIDANT,
+        disclosure=Disclosure.CONFIDENTIAL,
+        identity=None,
+    )
+    return replace(report, **overrides)
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A filed report: the case, and the receipt code the complainant opens the mailbox with."""
+
+    case: Case
+    code: str
+    recipients: list[Recipient]
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.case.id
+
+    @property
+    def reference(self) -> str:
+        return self.case.reference
+
+    @property
+    def handler_id(self) -> int:
+        """The first person routing gave the report to (the only one on most routes)."""
+        return self.recipients[0].person_id
+
+
+def demo_person(session: Session, email: str) -> Person:
+    found = session.scalar(sa.select(Person).where(Person.email == email))
+    assert found is not None, f"{email} is not in the directory (import_demo_directory first)"
+    return found
+
+
+def file_report(
+    session: Session,
+    now: datetime,
+    *,
+    filer: Person | str | None = FILER,
+    name: str | None = None,
+    unit_code: str = "BZK-APS",
+    expected_recipients: frozenset[int] | None = None,
+    **overrides: Any,
+) -> Filed:
+    """A report filed through the real ``submit_report`` on the demo organisation, at ``now``.
+
+    Defaults to ``build_report`` with: where it happened ``unit_code``; Lotte Bakker accused by
+    directory id; unless anonymous, the identity of ``filer`` (a person or an e-mail address in
+    the directory; ``name`` replaces the name on the report); on the manager route the filer's own
+    manager as the recipient. ``overrides`` are ``Report`` fields and win over all of these
+    (e.g. ``accused=``, ``witnesses=``, ``identity=``, ``manager_person_id=``,
+    ``chosen_confidant_id=``, ``filer_person_id=``, ``attachments=``). Routing decides the
+    grants, as for a real report; the caller commits.
+    """
+    disclosure = overrides.get("disclosure", Disclosure.CONFIDENTIAL)
+    route = overrides.get("route", Route.CONFIDANT)
+    who = demo_person(session, filer) if isinstance(filer, str) else filer
+    defaults: dict[str, Any] = {
+        "unit_id": unit(session, unit_code).id,
+        "accused": (AccusedPerson("Lotte Bakker", "collega", demo_person(session, ACCUSED).id),),
+        "identity": None
+        if who is None or disclosure is Disclosure.ANONYMOUS
+        else Identity(name or who.name, who.email, FILER_PHONE, person_id=who.id),
+        "manager_person_id": who.manager_id if who and route is Route.MANAGER else None,
+    }
+    report = build_report(**(defaults | overrides))
+    submission = submit_report(
+        session,
+        keystore(),
+        indexer(),
+        taxonomy(),
+        workflow(),
+        report,
+        expected_recipients=expected_recipients,
+        now=now,
+    )
+    return Filed(submission.case, submission.receipt_code, submission.recipients)
 
 
 def totp_code(secret: str, when: datetime) -> str:

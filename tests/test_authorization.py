@@ -65,7 +65,6 @@ from complaints.cases.models import (
     Route,
 )
 from complaints.cases.services import NewAttachment
-from complaints.cases.taxonomy import taxonomy
 from complaints.clock import set_clock
 from complaints.committee.services import (
     Exclusion,
@@ -77,10 +76,10 @@ from complaints.committee.services import (
 )
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
-from complaints.intake.services import AccusedPerson, Identity, Report, submit_report
+from complaints.intake.services import AccusedPerson
 from complaints.workflow.config import workflow
 from tests.conftest import START, Clock, DatabaseFactory, app_session, make_settings
-from tests.factories import csrf_token, import_demo_directory, log_in, make_account, unit
+from tests.factories import csrf_token, file_report, import_demo_directory, log_in, make_account
 
 # What each endpoint is for ------------------------------------------------------------------
 
@@ -419,36 +418,24 @@ def _file(session: Session, people: dict[str, Person], design: CaseDesign, marke
     committee = design.route is Route.COMMITTEE
     sanne = people[SANNE]
     accused = people[design.accused]
-    report = Report(
+    return file_report(
+        session,
+        START,
+        filer=sanne,
+        route=design.route,
         category="bullying" if committee else "discrimination",
         grounds=() if committee else ("race",),
         when="sinds januari 2026",
-        last_incident_on=None,
         ongoing=True,
-        unit_id=unit(session, "BZK-APS").id,
         place="werkoverleg",
         description=f"Wat er gebeurde ({marker}): ik werd steeds buitengesloten.",
         accused=(AccusedPerson(accused.name, "collega", accused.id),),
-        witnesses=(),
         desired_outcome="Dat het ophoudt.",
-        route=design.route,
         disclosure=Disclosure.NAMED if committee else Disclosure.CONFIDENTIAL,
-        identity=Identity(sanne.name, sanne.email, "06-12345678", person_id=sanne.id),
         manager_person_id=people[design.manager].id if design.manager else None,
         attachments=(NewAttachment("bewijs.txt", "text/plain", f"Bewijs {marker}".encode()),),
         filer_person_id=sanne.id,
-    )
-    submission = submit_report(
-        session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=START,
-    )
-    return submission.case
+    ).case
 
 
 def _committee_set_up(

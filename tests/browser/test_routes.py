@@ -12,19 +12,14 @@ from dataclasses import dataclass, field
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
-from sqlalchemy.orm import Session
 
-from complaints.cases.models import Disclosure, Route
-from complaints.cases.taxonomy import taxonomy
-from complaints.crypto.services import indexer, keystore
-from complaints.directory.models import Person
-from complaints.intake.services import AccusedPerson, Identity, Report, submit_report
+from complaints.cases.models import Route
 from complaints.workflow.config import workflow
 from tests.browser.conftest import Axe
 from tests.browser.pages import HandlerCasePage, LoginPage
-from tests.casework import ACCUSED, CONFIDANT, FILER, INTEGRITY, handler
+from tests.casework import CONFIDANT, INTEGRITY, handler
 from tests.conftest import Clock, app_session
-from tests.factories import PASSWORD, import_demo_directory, totp_code, unit
+from tests.factories import PASSWORD, file_report, import_demo_directory, totp_code
 
 pytestmark = pytest.mark.browser
 
@@ -87,47 +82,13 @@ RUNS = (
 )
 
 
-def file_report(session: Session, people: dict[str, Person], clock: Clock, route: Route) -> str:
-    """A report from a directory employee on ``route`` (to their manager on the manager route);
-    returns the case id."""
-    filer = people[FILER]
-    report = Report(
-        category="discrimination",
-        grounds=("race",),
-        when="2 maart 2026",
-        last_incident_on=None,
-        ongoing=False,
-        unit_id=unit(session, "BZK-APS").id,
-        place="koffiehoek",
-        description="Een collega maakte een racistische grap over mij.",
-        accused=(AccusedPerson("Lotte Bakker", "collega", people[ACCUSED].id),),
-        witnesses=(),
-        desired_outcome="Een gesprek.",
-        route=route,
-        disclosure=Disclosure.CONFIDENTIAL,
-        identity=Identity(filer.name, filer.email, "06-12345678", person_id=filer.id),
-        manager_person_id=people[MANAGER].id if route is Route.MANAGER else None,
-    )
-    submission = submit_report(
-        session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=clock(),
-    )
-    return str(submission.case.id)
-
-
 @pytest.mark.parametrize("run", RUNS, ids=[run.route.value for run in RUNS])
 def test_a_handler_takes_a_report_from_filed_to_closed(
     run: Run, page: Page, axe: Axe, committed_app: Flask, clock: Clock
 ) -> None:
     with app_session(committed_app) as session:
         people = import_demo_directory(session, clock())
-        case_id = file_report(session, people, clock, run.route)
+        case_id = str(file_report(session, clock(), route=run.route).case_id)
         staff = handler(session, people, clock(), run.handler)
         flow = workflow()[run.route]
     assert staff.totp_secret is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -11,14 +12,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from complaints.accounts.models import Role
-from complaints.cases.models import Disclosure, Route
-from complaints.cases.services import NewAttachment
-from complaints.cases.taxonomy import taxonomy
-from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
-from complaints.intake.services import AccusedPerson, Identity, Report, Witness, submit_report
-from complaints.workflow.config import workflow
-from tests.factories import StaffLogin, csrf_token, log_in, make_account, unit
+from tests.factories import StaffLogin, csrf_token, file_report, log_in, make_account, unit
 
 CONFIDANT = "i.hoekstra@bzk.example"  # BZK confidant: receives the BZK confidant reports
 OTHER_CONFIDANT = "g.verbeek@bzk.example"  # government-wide: no grant on BZK reports
@@ -29,53 +24,13 @@ SECRETARY = "w.deboer@bzk.example"
 
 
 def file_case(
-    session: Session,
-    people: dict[str, Person],
-    now: datetime,
-    *,
-    route: Route = Route.CONFIDANT,
-    disclosure: Disclosure = Disclosure.CONFIDENTIAL,
-    description: str = "Een collega maakte een racistische grap over mij.",
-    when: str = "2 maart 2026",
-    place: str = "koffiehoek",
-    desired_outcome: str = "Een gesprek.",
-    witnesses: tuple[Witness, ...] = (),
-    attachments: tuple[NewAttachment, ...] = (),
-    name: str | None = None,
+    session: Session, people: dict[str, Person], now: datetime, **overrides: Any
 ) -> tuple[uuid.UUID, str, str]:
-    """A report filed through ``submit_report``; returns (case id, reference, receipt code)."""
-    identity = None
-    if disclosure is not Disclosure.ANONYMOUS:
-        filer = people[FILER]
-        identity = Identity(name or filer.name, filer.email, "06-12345678", person_id=filer.id)
-    report = Report(
-        category="discrimination",
-        grounds=("race",),
-        when=when,
-        last_incident_on=None,
-        ongoing=False,
-        unit_id=unit(session, "BZK-APS").id,
-        place=place,
-        description=description,
-        accused=(AccusedPerson("Lotte Bakker", "collega", people[ACCUSED].id),),
-        witnesses=witnesses,
-        desired_outcome=desired_outcome,
-        route=route,
-        disclosure=disclosure,
-        identity=identity,
-        attachments=attachments,
-    )
-    submission = submit_report(
-        session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=now,
-    )
-    return submission.case.id, submission.case.reference, submission.receipt_code
+    """A report filed by Sanne de Vries through ``tests.factories.file_report`` (any of its
+    overrides, e.g. ``route=``, ``disclosure=``, ``attachments=``, ``name=``); returns (case id,
+    reference, receipt code)."""
+    filed = file_report(session, now, **overrides)
+    return filed.case_id, filed.reference, filed.code
 
 
 def handler(

@@ -4,8 +4,8 @@ the demo organisation, and the secretariat and members logging in like a browser
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -15,15 +15,22 @@ from werkzeug.test import TestResponse
 
 from complaints.audit.services import Actor
 from complaints.cases.models import Case, Disclosure, GrantRole, Route
-from complaints.cases.taxonomy import taxonomy
 from complaints.committee.services import CommitteeCase, open_committee_case
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
-from complaints.intake.services import AccusedPerson, Identity, Report, Witness, submit_report
+from complaints.intake.services import AccusedPerson, Identity, Witness
 from complaints.workflow.config import workflow
 from complaints.workflow.transitions import apply_transition
 from tests.conftest import app_session
-from tests.factories import StaffLogin, csrf_token, log_in, make_account, unit
+from tests.factories import (
+    FILER_PHONE,
+    Filed,
+    StaffLogin,
+    csrf_token,
+    file_report,
+    log_in,
+    make_account,
+)
 
 SECRETARY = "w.deboer@bzk.example"  # Wim de Boer
 SECOND_SECRETARY = "n.haddou@bzk.example"  # Noor Haddou
@@ -36,11 +43,7 @@ ACCUSED = "l.bakker@bzk.example"  # Lotte Bakker
 DESCRIPTION = "Mijn teamleider kleineert mij al maanden in elk werkoverleg."
 
 
-@dataclass(frozen=True)
-class Complaint:
-    case_id: uuid.UUID
-    reference: str
-    code: str
+Complaint = Filed  # the case, its reference and the receipt code the complainant logs in with
 
 
 def file_complaint(
@@ -60,13 +63,21 @@ def file_complaint(
     in, under ``name`` (default: their own); ``linked=False`` leaves the directory id out of
     the identity, as when the complainant typed their details by hand."""
     who = people[filer]
-    report = Report(
+    overrides: dict[str, Any] = {}
+    if not linked:
+        overrides["identity"] = Identity(name or who.name, who.email, FILER_PHONE)
+    return file_report(
+        session,
+        now,
+        route=Route.COMMITTEE,
+        disclosure=Disclosure.NAMED,
+        filer=who,
+        name=name,
+        filer_person_id=who.id,
         category="bullying",
         grounds=(),
         when="sinds januari 2026",
-        last_incident_on=None,
         ongoing=True,
-        unit_id=unit(session, "BZK-APS").id,
         place="werkoverleg",
         description=description,
         accused=accused
@@ -74,24 +85,8 @@ def file_complaint(
         else (AccusedPerson("Lotte Bakker", "leidinggevende", people[ACCUSED].id),),
         witnesses=witnesses,
         desired_outcome="Dat het ophoudt.",
-        route=Route.COMMITTEE,
-        disclosure=Disclosure.NAMED,
-        identity=Identity(
-            name or who.name, who.email, "06-12345678", person_id=who.id if linked else None
-        ),
-        filer_person_id=who.id,
+        **overrides,
     )
-    submission = submit_report(
-        session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=now,
-    )
-    return Complaint(submission.case.id, submission.case.reference, submission.receipt_code)
 
 
 def advance(

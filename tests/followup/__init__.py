@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from complaints.cases.models import AuthorKind, Case, Disclosure, Message, Route
-from complaints.cases.taxonomy import taxonomy
-from complaints.crypto.services import case_cipher, indexer, keystore
+from complaints.cases.models import AuthorKind, Case, Disclosure, Message
+from complaints.crypto.services import case_cipher, keystore
 from complaints.directory.models import Person
-from complaints.intake.services import AccusedPerson, Identity, Report, submit_report
-from complaints.workflow.config import workflow
-from tests.factories import unit
+from tests import factories
+from tests.factories import Filed
+
+__all__ = ["CONFIDANT_EMAIL", "FILER_EMAIL", "Filed", "file_report", "handler_reply"]
 
 CONFIDANT_EMAIL = "i.hoekstra@bzk.example"  # the demo confidant of BZK, who handles the reports
 FILER_EMAIL = "s.devries@bzk.example"
-
-
-@dataclass(frozen=True)
-class Filed:
-    code: str
-    case_id: uuid.UUID
-    reference: str
-    handler_id: int
 
 
 def file_report(
@@ -37,46 +28,15 @@ def file_report(
     filer: Person | None = None,
     description: str = "Een collega maakte een racistische grap over mij.",
 ) -> Filed:
-    """A discrimination report to the BZK confidant, filed through ``submit_report``.
-
-    With ``filer`` it is filed by that logged-in employee under their own name.
-    """
-    identity = None
-    if disclosure is not Disclosure.ANONYMOUS:
-        who = filer or people[FILER_EMAIL]
-        identity = Identity(who.name, who.email, person_id=who.id)
-    report = Report(
-        category="discrimination",
-        grounds=("race",),
-        when="2 maart 2026",
-        last_incident_on=None,
-        ongoing=False,
-        unit_id=unit(session, "BZK-APS").id,
-        place="koffiehoek",
-        description=description,
-        accused=(AccusedPerson("Lotte Bakker", "collega", people["l.bakker@bzk.example"].id),),
-        witnesses=(),
-        desired_outcome="Een gesprek.",
-        route=Route.CONFIDANT,
-        disclosure=disclosure,
-        identity=identity,
-        filer_person_id=filer.id if filer else None,
-    )
-    submission = submit_report(
+    """A discrimination report to the BZK confidant (``tests.factories.file_report``); with
+    ``filer`` it is filed by that logged-in employee under their own name."""
+    return factories.file_report(
         session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=now,
-    )
-    return Filed(
-        submission.receipt_code,
-        submission.case.id,
-        submission.case.reference,
-        people[CONFIDANT_EMAIL].id,
+        now,
+        filer=filer or people[FILER_EMAIL],
+        disclosure=disclosure,
+        description=description,
+        filer_person_id=filer.id if filer else None,
     )
 
 

@@ -35,7 +35,6 @@ from complaints.cases.models import (
     Route,
 )
 from complaints.cases.services import NewAttachment
-from complaints.cases.taxonomy import taxonomy
 from complaints.casework.services import reply_to_complainant
 from complaints.committee.services import (
     LetterKind,
@@ -47,12 +46,17 @@ from complaints.crypto.models import KeySlot
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
 from complaints.followup.services import MailboxClosed, post_message
-from complaints.intake.services import AccusedPerson, Identity, Report, submit_report
 from complaints.workflow.config import Workflow, workflow
 from complaints.workflow.transitions import TransitionRefused, apply_transition
 from tests.committee import TO_HEARING, advance, file_complaint, opened
 from tests.conftest import Clock, app_session
-from tests.factories import csrf_token, import_demo_directory, pdf_document, unit
+from tests.factories import (
+    Filed,
+    csrf_token,
+    file_report,
+    import_demo_directory,
+    pdf_document,
+)
 
 MAILBOX = "/opvolgen/melding"
 FILER = "s.devries@bzk.example"
@@ -60,47 +64,11 @@ MANAGER = "a.demir@bzk.example"
 SECRETARY = "w.deboer@bzk.example"
 
 
-@dataclass(frozen=True)
-class Filed:
-    case_id: uuid.UUID
-    reference: str
-    code: str
-
-
 def file_on(session: Session, people: dict[str, Person], now: datetime, route: Route) -> Filed:
     """A confidential report on ``route`` through the real submission service."""
     if route is Route.COMMITTEE:
-        complaint = file_complaint(session, people, now)
-        return Filed(complaint.case_id, complaint.reference, complaint.code)
-    filer = people[FILER]
-    report = Report(
-        category="discrimination",
-        grounds=("race",),
-        when="2 maart 2026",
-        last_incident_on=None,
-        ongoing=False,
-        unit_id=unit(session, "BZK-APS").id,
-        place="koffiehoek",
-        description="Een collega maakte een racistische grap over mij.",
-        accused=(AccusedPerson("Lotte Bakker", "collega", people["l.bakker@bzk.example"].id),),
-        witnesses=(),
-        desired_outcome="Een gesprek.",
-        route=route,
-        disclosure=Disclosure.CONFIDENTIAL,
-        identity=Identity(filer.name, filer.email, person_id=filer.id),
-        manager_person_id=people[MANAGER].id if route is Route.MANAGER else None,
-    )
-    submission = submit_report(
-        session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=now,
-    )
-    return Filed(submission.case.id, submission.case.reference, submission.receipt_code)
+        return file_complaint(session, people, now)
+    return file_report(session, now, route=route)
 
 
 def step(
@@ -617,28 +585,9 @@ def test_an_account_holder_sees_the_outcome_under_my_reports(app: Flask, clock: 
     with app_session(app) as session:
         people = import_demo_directory(session, clock())
         filer = people[FILER]
-        report = Report(
-            category="discrimination",
-            grounds=("race",),
-            when="2 maart 2026",
-            last_incident_on=None,
-            ongoing=False,
-            unit_id=unit(session, "BZK-APS").id,
-            place="koffiehoek",
-            description="Een collega maakte een racistische grap over mij.",
-            accused=(AccusedPerson("Lotte Bakker", "collega", people["l.bakker@bzk.example"].id),),
-            witnesses=(),
-            desired_outcome="Een gesprek.",
-            route=Route.CONFIDANT,
-            disclosure=Disclosure.NAMED,
-            identity=Identity(filer.name, filer.email, person_id=filer.id),
-            filer_person_id=filer.id,
-        )
-        submission = submit_report(
-            session, keystore(), indexer(), taxonomy(), workflow(), report,
-            expected_recipients=None, now=clock(),
-        )  # fmt: skip
-        case_id = submission.case.id
+        case_id = file_report(
+            session, clock(), disclosure=Disclosure.NAMED, filer_person_id=filer.id
+        ).case_id
         step(session, case_id, "acknowledge", clock.advance(days=1))
         step(session, case_id, "close", clock.advance(days=1), closing="Het ga u goed.")
         account = make_account(session, filer, clock())

@@ -58,7 +58,7 @@ from complaints.stats.models import StatEvent
 from complaints.workflow.config import workflow
 from complaints.workflow.services import enter_state
 from tests.conftest import Clock, app_session
-from tests.factories import import_demo_directory, unit
+from tests.factories import build_report, import_demo_directory, unit
 
 
 def test_a_confidant_report_is_routed_and_recorded(app: Flask, clock: Clock) -> None:
@@ -148,20 +148,17 @@ def people(session: Session, clock: Clock) -> dict[str, Person]:
 
 
 def make_report(session: Session, people: dict[str, Person], **changes: Any) -> Report:
-    report = Report(
+    report = build_report(
         category="bullying",
         grounds=(),
         when="sinds januari, nog steeds",
         last_incident_on=date(2026, 2, 27),
-        ongoing=False,
         unit_id=unit(session, "BZK-APS").id,
         place="vergaderzaal 4.12",
         description=DESCRIPTION,
         accused=(AccusedPerson("Mohamed el Idrissi", "teamleider", people["m.elidrissi"].id),),
         witnesses=(Witness("Lotte Bakker", "toestel 1234", people["l.bakker"].id),),
         desired_outcome="Excuses en een gesprek.",
-        route=Route.CONFIDANT,
-        disclosure=Disclosure.CONFIDENTIAL,
         identity=Identity(COMPLAINANT, "r.ramsaran@bzk.example", "06 12345678"),
         manager_person_id=people["m.elidrissi"].id,
         attachments=(

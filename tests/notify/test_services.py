@@ -12,7 +12,7 @@ from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from complaints import db
-from complaints.cases.models import Disclosure, Route
+from complaints.cases.models import Route
 from complaints.cases.taxonomy import taxonomy
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
@@ -29,7 +29,7 @@ from complaints.notify.services import deliver, mailer, queue_notification, retr
 from complaints.settings import current_settings
 from complaints.workflow.config import workflow
 from tests.conftest import Clock, app_session
-from tests.factories import import_demo_directory, unit
+from tests.factories import build_report, import_demo_directory, unit
 from tests.notify.conftest import MAX_ATTEMPTS, PUBLIC_URL, MailServer, Received
 
 DESCRIPTION = "Mijn leidinggevende noemde mij waar iedereen bij was een luie Marokkaan."
@@ -42,12 +42,8 @@ def people_by_name(session: Session, clock: Clock) -> dict[str, Person]:
 
 
 def make_report(session: Session, people: dict[str, Person], route: Route) -> Report:
-    return Report(
-        category="discrimination",
-        grounds=("race",),
-        when="2 maart 2026",
+    return build_report(
         last_incident_on=date(2026, 3, 2),
-        ongoing=False,
         unit_id=unit(session, "BZK-APS").id,
         place=PLACE,
         description=DESCRIPTION,
@@ -55,7 +51,6 @@ def make_report(session: Session, people: dict[str, Person], route: Route) -> Re
         witnesses=(Witness("Lotte Bakker", "l.bakker@bzk.example"),),
         desired_outcome="Excuses.",
         route=route,
-        disclosure=Disclosure.CONFIDENTIAL,
         identity=Identity("Rahul Ramsaran", "r.ramsaran@bzk.example", "06 98765432"),
     )
 

@@ -7,12 +7,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from complaints.cases.models import Disclosure, Route
-from complaints.cases.taxonomy import taxonomy
-from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
-from complaints.intake.services import AccusedPerson, Identity, Report, Submission, submit_report
-from complaints.workflow.config import workflow
-from tests.factories import unit
+from complaints.intake.services import AccusedPerson, Submission
+from tests.factories import file_report
 
 CONFIDANT = "i.hoekstra@bzk.example"  # confidant@BZK
 WIDE_CONFIDANT = "g.verbeek@bzk.example"  # government-wide confidant
@@ -39,41 +36,22 @@ def file(
     description: str = STORY,
     chosen_confidant: str | None = None,
 ) -> Submission:
-    """A report filed through the real submission service."""
-    who = people[complainant]
-    identity = (
-        None
-        if disclosure is Disclosure.ANONYMOUS
-        else Identity(who.name, who.email, "06 12345678", who.id)
-    )
-    report = Report(
-        category="discrimination",
-        grounds=("race",),
-        when="2 maart 2026",
-        last_incident_on=None,
-        ongoing=False,
-        unit_id=unit(session, unit_code).id,
-        place="vergaderzaal 4.12",
+    """A report filed through the real submission service (``tests.factories.file_report``)."""
+    filed = file_report(
+        session,
+        now,
+        filer=complainant,
+        route=route,
+        disclosure=disclosure,
+        unit_code=unit_code,
         description=description,
+        place="vergaderzaal 4.12",
+        desired_outcome="Een gesprek met mijn leidinggevende.",
         accused=tuple(
             AccusedPerson(people[email].name, "collega", people[email].id) for email in accused
         )
         + tuple(AccusedPerson(name, "collega") for name in accused_names),
-        witnesses=(),
-        desired_outcome="Een gesprek met mijn leidinggevende.",
-        route=route,
-        disclosure=disclosure,
-        identity=identity,
-        manager_person_id=who.manager_id,
+        manager_person_id=people[complainant].manager_id,
         chosen_confidant_id=people[chosen_confidant].id if chosen_confidant else None,
     )
-    return submit_report(
-        session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=now,
-    )
+    return Submission(filed.case, filed.code, filed.recipients)

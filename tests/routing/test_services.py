@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 
@@ -39,6 +39,7 @@ from complaints.workflow.config import workflow
 from tests.conftest import Clock
 from tests.factories import (
     accused,
+    build_report,
     import_demo_directory,
     make_case,
     make_org,
@@ -831,24 +832,20 @@ def test_routing_never_reaches_the_accused_or_the_complainant(
 def _report(
     people: dict[str, Person], session: Session, route_: Route, **changes: object
 ) -> Report:
-    report = Report(
+    return build_report(
         category="bullying",
         grounds=(),
         when="maart 2026",
-        last_incident_on=None,
         ongoing=True,
         unit_id=unit(session, "BZK-APS").id,
         place="afdelingsoverleg",
         description="Ik word al maanden buitengesloten.",
-        accused=(),
-        witnesses=(),
         desired_outcome="Dat het ophoudt.",
         route=route_,
-        disclosure=Disclosure.CONFIDENTIAL,
         identity=Identity("Rahul Ramsaran", "r.ramsaran@bzk.example"),
         manager_person_id=people["m.elidrissi"].id,
+        **changes,
     )
-    return replace(report, **changes)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -22,15 +22,13 @@ from complaints.cases.models import (
     GrantRole,
     Route,
 )
-from complaints.cases.taxonomy import taxonomy
-from complaints.crypto.services import indexer, keystore
+from complaints.crypto.services import keystore
 from complaints.directory.models import Person
-from complaints.intake.services import AccusedPerson, Identity, Report, submit_report
 from complaints.notify.models import Notification
 from complaints.stats.models import StatEvent
 from complaints.workflow.config import workflow
 from complaints.workflow.transitions import apply_transition
-from tests.factories import unit
+from tests.factories import file_report
 
 FILER = "s.devries@bzk.example"
 ACCUSED = "l.bakker@bzk.example"
@@ -48,6 +46,15 @@ ROLE = {
     Route.COMMITTEE: GrantRole.COMMITTEE_SECRETARY,
 }
 MEMBER = "a.kok@bzk.example"
+BULLYING = {
+    "category": "bullying",
+    "grounds": (),
+    "when": "februari 2026",
+    "ongoing": True,
+    "place": "kantoor",
+    "description": "Mijn collega kleineert mij in elk overleg.",
+    "desired_outcome": "Dat het stopt.",
+}
 
 
 @dataclass(frozen=True)
@@ -59,36 +66,15 @@ class Filed:
 
 def file_on(session: Session, people: dict[str, Person], route: Route, now: datetime) -> Filed:
     """A named report of bullying by a colleague, filed on ``route`` as the form would."""
-    filer = people[FILER]
-    report = Report(
-        category="bullying",
-        grounds=(),
-        when="februari 2026",
-        last_incident_on=None,
-        ongoing=True,
-        unit_id=unit(session, "BZK-APS").id,
-        place="kantoor",
-        description="Mijn collega kleineert mij in elk overleg.",
-        accused=(AccusedPerson("Lotte Bakker", "collega", people[ACCUSED].id),),
-        witnesses=(),
-        desired_outcome="Dat het stopt.",
+    filed = file_report(
+        session,
+        now,
         route=route,
         disclosure=Disclosure.NAMED,
-        identity=Identity(filer.name, filer.email, person_id=filer.id),
-        filer_person_id=filer.id,
-        manager_person_id=people[HANDLER[Route.MANAGER]].id if route is Route.MANAGER else None,
+        filer_person_id=people[FILER].id,
+        **BULLYING,
     )
-    submission = submit_report(
-        session,
-        keystore(),
-        indexer(),
-        taxonomy(),
-        workflow(),
-        report,
-        expected_recipients=None,
-        now=now,
-    )
-    return Filed(submission.case.id, submission.receipt_code, people[HANDLER[route]])
+    return Filed(filed.case_id, filed.code, people[HANDLER[route]])
 
 
 def add_member(session: Session, case_id: uuid.UUID, person: Person, now: datetime) -> None:
