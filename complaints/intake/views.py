@@ -295,11 +295,13 @@ def wishes(draft: OpenDraft) -> Response | str:
             draft.answers["desired_outcome"] = form.desired_outcome.data or ""
             upload = form.attachment.data
             if isinstance(upload, FileStorage) and upload.filename:
-                problem = wizard.add_upload(session, draft.ref, upload)
-                if problem is None:
-                    notice = _("The file has been added.")
+                added = wizard.add_upload(session, draft.ref, upload)
+                if added.problem is None:
+                    notice = " ".join(
+                        [_("The file has been added."), *filter(None, [added.renamed])]
+                    )
                 else:
-                    form.attachment.errors.append(problem)
+                    form.attachment.errors.append(added.problem)
             wizard.save(draft)
             if action == "continue" and not form.errors:
                 return wizard.continue_from(draft, "wishes")

@@ -46,7 +46,13 @@ from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.i18n import _, _l, ngettext
 from complaints.web.limits import spend
-from complaints.web.uploads import shown_name, size_text, upload_message
+from complaints.web.uploads import (
+    rename_notice,
+    renamed,
+    shown_name,
+    size_text,
+    upload_message,
+)
 from complaints.workflow.config import workflow
 
 DRAFT_KEY = "intake_draft"
@@ -393,24 +399,37 @@ def search(session: Session, query_field: Any) -> Search:
 # Files ----------------------------------------------------------------------------------------
 
 
-def add_upload(session: Session, ref: DraftRef, upload: FileStorage) -> str | None:
-    """Check and keep an uploaded file; a message saying what is wrong, or None."""
+@dataclass(frozen=True)
+class Added:
+    """What became of an uploaded file: refused (``problem``), or kept (maybe renamed)."""
+
+    problem: str | None = None
+    renamed: str | None = None  # why it is kept under another ending than it was given
+
+
+def add_upload(session: Session, ref: DraftRef, upload: FileStorage) -> Added:
+    """Check and keep an uploaded file, saying what is wrong or what changed."""
     settings = current_settings()
     name = shown_name(upload.filename or "")
     if len(list_files(session, ref)) >= settings.max_attachments:
-        return ngettext(
-            "You can add one file. Remove it to add “%(name)s”.",
-            "You can add at most %(num)d files. Remove a file to add “%(name)s”.",
-            settings.max_attachments,
-            name=name,
+        return Added(
+            ngettext(
+                "You can add one file. Remove it to add “%(name)s”.",
+                "You can add at most %(num)d files. Remove a file to add “%(name)s”.",
+                settings.max_attachments,
+                name=name,
+            )
         )
     data = upload.stream.read(settings.max_attachment_bytes + 1)
     try:
         checked = check_upload(name, data, max_bytes=settings.max_attachment_bytes)
     except UploadRejected as exc:
-        return upload_message(exc.reason, name, size_text(settings.max_attachment_bytes))
+        return Added(upload_message(exc.reason, name, size_text(settings.max_attachment_bytes)))
     add_file(session, ref, checked, now=now())
-    return None
+    if not renamed(name, checked.name):
+        return Added()
+    # Shown on the page itself (never through the cookie), so the names may be in it.
+    return Added(renamed=rename_notice(name, checked.name, checked.content_type, names=True))
 
 
 # The review -----------------------------------------------------------------------------------
