@@ -549,6 +549,7 @@ def submit() -> Response | str | tuple[str, int]:
         ],
         route_info=route_infos(workflow(), [case.route])[0],
         follow_up_url=url_for("followup.enter_code"),
+        follow_up_address=url_for("followup.enter_code", _external=True),
         in_my_reports=report.filer_person_id is not None,
         anonymous=case.disclosure is Disclosure.ANONYMOUS,
     )
