@@ -69,7 +69,7 @@ from complaints.web import cookies
 from complaints.web.errors import render_error
 from complaints.web.i18n import _, ngettext
 from complaints.web.limits import limiter
-from complaints.web.uploads import shown_name, size_text, upload_message
+from complaints.web.uploads import rename_notice, renamed, shown_name, size_text, upload_message
 from complaints.workflow.config import workflow
 from complaints.workflow.services import DeadlineStatus
 
@@ -414,8 +414,11 @@ def _download(case: Case, number: int, *, letter: bool) -> Response | tuple[str,
     return response
 
 
-def _checked_files(form: FilesForm) -> list[NewAttachment] | None:
-    """The uploaded files, checked; None (with messages on the form) if any is refused."""
+def _checked_files(form: FilesForm, notices: list[str]) -> list[NewAttachment] | None:
+    """The uploaded files, checked; None (with messages on the form) if any is refused.
+
+    ``notices`` gets a word for each file kept under another ending than it was given.
+    """
     settings = current_settings()
     uploads: list[FileStorage] = [f for f in form.files.data or [] if f and f.filename]
     if not uploads:
@@ -442,6 +445,9 @@ def _checked_files(form: FilesForm) -> list[NewAttachment] | None:
             form.files.errors.append(upload_message(exc.reason, shown_name(name), max_size))
             continue
         checked.append(NewAttachment(file.name, file.content_type, file.body))
+        if renamed(name, file.name):
+            # A flash message travels in the cookie: without the file's name.
+            notices.append(rename_notice(name, file.name, file.content_type, names=False))
     return None if form.files.errors else checked
 
 
@@ -451,7 +457,8 @@ def upload_files(record: ComplainantSession, case: Case) -> Response | tuple[str
     form = FilesForm()
     if current_settings().max_attachments == 0:
         return render_error(404)
-    files = _checked_files(form) if form.validate_on_submit() else None
+    notices: list[str] = []
+    files = _checked_files(form, notices) if form.validate_on_submit() else None
     if files is None:
         return _render_mailbox(case, files_form=form)
     try:
@@ -461,6 +468,8 @@ def upload_files(record: ComplainantSession, case: Case) -> Response | tuple[str
     flash(
         _("Your files have been added. The handler gets an e-mail saying there is news."), "success"
     )
+    for notice in dict.fromkeys(notices):
+        flash(notice, "info")
     return redirect(_mailbox_url("bestanden"), code=303)
 
 

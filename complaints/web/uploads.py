@@ -9,6 +9,7 @@ from pathlib import PurePath
 
 from flask_babel import format_decimal
 
+from complaints.cases.attachments import DOCX, JPEG, ODT, PDF, PNG, TEXT
 from complaints.web.i18n import _
 
 SHOWN_NAME_LENGTH = 80
@@ -63,3 +64,43 @@ def upload_message(reason: str, name: str, max_size: str) -> str:
         ),
     }
     return messages.get(reason, _("“%(name)s” cannot be added.", name=name))
+
+
+# Endings that mean the same kind of file as the one given to a stored file.
+_SAME_ENDING = {".jpeg": ".jpg", ".jpe": ".jpg", ".text": ".txt"}
+
+
+def renamed(typed_name: str, stored_name: str) -> bool:
+    """Whether the file was stored with another ending than the one it was given."""
+    typed = PurePath(typed_name.replace("\\", "/")).suffix.lower()
+    return _SAME_ENDING.get(typed, typed) != PurePath(stored_name).suffix.lower()
+
+
+def rename_notice(typed_name: str, stored_name: str, content_type: str, *, names: bool) -> str:
+    """Why a file is kept under another ending: the ending follows what the file contains.
+
+    ``names=False`` leaves the file's name out, for a message that goes through the cookie
+    (a flash message): file names stay out of cookies like every other part of a report.
+    """
+    kinds = {
+        TEXT: _("text"),
+        PDF: _("a PDF document"),
+        PNG: _("a PNG picture"),
+        JPEG: _("a JPEG picture"),
+        DOCX: _("a Word document"),
+        ODT: _("an OpenDocument text"),
+    }
+    kind = kinds.get(content_type, content_type)
+    if names:
+        return _(
+            "“%(typed)s” was stored as “%(stored)s”, because its content is %(kind)s.",
+            typed=shown_name(typed_name),
+            stored=stored_name,
+            kind=kind,
+        )
+    return _(
+        "A file was stored with the ending “%(ending)s”, because its content is %(kind)s. "
+        "You can see it in the list of files.",
+        ending=PurePath(stored_name).suffix,
+        kind=kind,
+    )

@@ -29,6 +29,7 @@ from complaints.intake.models import DraftAttachment, IntakeDraft
 from complaints.intake.services import complainant_index
 from complaints.notify.models import Notification
 from complaints.stats.models import StatEvent
+from complaints.web.uploads import renamed
 from tests.conftest import Clock, app_session
 from tests.factories import csrf_token, import_demo_directory, log_in, make_account, unit
 
@@ -1081,3 +1082,24 @@ def test_no_ip_address_is_stored(app: Flask, people: dict[str, Person]) -> None:
         for table in Base.metadata.sorted_tables:
             for row in session.execute(sa.select(table)):
                 assert "203.0.113.77" not in repr(tuple(row)), table.name
+
+
+def test_a_text_file_named_pdf_is_stored_as_txt_and_the_page_says_so(
+    app: Flask, browser: Browser, people: dict[str, Person]
+) -> None:
+    _to_wishes(browser)
+    response = _upload(browser, "notities.pdf", b"Wat ik heb opgeschreven.\n")
+    assert response.status_code == 200
+    shown = text(response)
+    assert "The file has been added." in shown
+    assert "“notities.pdf” was stored as “notities.txt”, because its content is text." in shown
+    # Nothing typed is lost.
+    assert "Een gesprek.</textarea>" in response.get_data(as_text=True)
+    with app_session(app) as session:
+        assert session.scalars(sa.select(DraftAttachment.content_type)).one() == "text/plain"
+    # Control: a name that fits its content gets no notice (".jpeg" fits a JPEG too).
+    response = _upload(browser, "foto.png", _png())
+    assert "The file has been added." in text(response)
+    assert "was stored as" not in text(response)
+    assert not renamed("FOTO.JPEG", "FOTO.jpg")
+    assert renamed("notities.pdf", "notities.txt")
