@@ -25,6 +25,7 @@ from complaints.demo import cli as demo_cli
 from complaints.directory import cli as directory_cli
 from complaints.followup import views as followup_views
 from complaints.handover import views as handover_views
+from complaints.help import views as help_views
 from complaints.intake import views as intake_views
 from complaints.logs import configure_logging, get_logger
 from complaints.notify import cli as notify_cli
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
     login.init_app(app, settings)
 
     app.register_blueprint(web_views.bp)
+    app.register_blueprint(help_views.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(intake_views.bp)
     app.register_blueprint(followup_views.bp)

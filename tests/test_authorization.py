@@ -141,6 +141,7 @@ MAILBOX_DOWNLOADS = frozenset({"followup.download_attachment", "followup.downloa
 EXPECTATIONS: dict[str, Expectation] = {
     # The public site, the report form and the complainant's mailbox (opened with a code).
     "web.index": Public(),
+    "help.page": Public(),
     "web.healthz": Public(),
     "web.readyz": Public(),
     "web.switch_language": Public(),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from complaints.accounts.models import Role, RoleAssignment
 from complaints.directory.models import OrgUnit, OrgUnitKind, Person
@@ -127,3 +127,30 @@ def role_holders(session: Session, role: Role, ministry_id: int | None) -> list[
 def ministry_of(session: Session, unit_id: int | None) -> int | None:
     unit = session.get(OrgUnit, unit_id) if unit_id else None
     return unit.ministry_id if unit is not None else None
+
+
+@dataclass(frozen=True)
+class RoleContact:
+    name: str
+    email: str
+    job_title: str
+    unit_name: str
+    serves: str | None  # the unit the role serves (a ministry, say); None: government-wide
+
+
+def role_contacts(session: Session, role: Role) -> list[RoleContact]:
+    """Every active holder of ``role`` with their directory contact details, once per unit
+    they serve: government-wide first, then by the unit's name, then by name."""
+    served = aliased(OrgUnit)
+    rows = session.execute(
+        sa.select(Person, OrgUnit, served)
+        .join(RoleAssignment, RoleAssignment.person_id == Person.id)
+        .join(OrgUnit, OrgUnit.id == Person.unit_id)
+        .outerjoin(served, served.id == RoleAssignment.scope_unit_id)
+        .where(Person.active.is_(True), RoleAssignment.role == role)
+        .order_by(served.id.is_not(None), served.name, Person.name, Person.id)
+    ).all()
+    return [
+        RoleContact(p.name, p.email, p.job_title, u.name, s.name if s is not None else None)
+        for p, u, s in rows
+    ]

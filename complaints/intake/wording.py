@@ -10,10 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from babel.lists import format_list
+from babel.units import format_unit
+
 from complaints.cases.models import Disclosure, GrantRole, Route
 from complaints.intake.forms import RELATIONS
 from complaints.routing.services import Basis, Recipient
-from complaints.web.i18n import _
+from complaints.web.i18n import _, current_language
 from complaints.workflow.config import Period, RouteWorkflow, Workflow
 
 
@@ -170,17 +173,14 @@ def deadline_texts(flow: RouteWorkflow) -> list[str]:
 
 
 def period_text(period: Period) -> str:
-    """A period from the workflow configuration in words: "7 days", "3 months"."""
-    parts = []
-    if period.months:
-        parts.append(
-            _("1 month") if period.months == 1 else _("%(count)s months", count=period.months)
-        )
-    if period.weeks:
-        parts.append(_("1 week") if period.weeks == 1 else _("%(count)s weeks", count=period.weeks))
-    if period.days:
-        parts.append(_("1 day") if period.days == 1 else _("%(count)s days", count=period.days))
-    return " ".join(parts)
+    """A period from the workflow configuration in words, by Babel: "7 dagen", "3 months"."""
+    language = current_language()
+    parts = [
+        format_unit(count, f"duration-{unit}", length="long", locale=language)
+        for unit, count in (("month", period.months), ("week", period.weeks), ("day", period.days))
+        if count
+    ]
+    return format_list(parts, locale=language)
 
 
 def grant_label(role: GrantRole) -> str:
