@@ -61,6 +61,9 @@ MUST_CHANGE = "must_change"  # first log-in: chooses a new password
 NOT_ENROLLED = "not_enrolled"  # first log-in: sets up the authenticator app
 ENROLLED = "enrolled"  # log-in: enters the code from the app
 NEWCOMERS = (MUST_CHANGE, NOT_ENROLLED, ENROLLED)
+# Visitors without a staff log-in: every page they see links to the help page.
+PUBLIC_VISITORS = frozenset({"anonymous", REPORTER, MAILBOX, *NEWCOMERS})
+HELP_LINK = "a[href='/hulp']"
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ REPORT_FORM = (
 
 VISITS = (
     Visit("anonymous", "web.index"),
+    Visit("anonymous", "help.page"),
     Visit("anonymous", "accounts.login"),
     Visit("anonymous", "followup.enter_code"),
     Visit("anonymous", None, status=404, path="/bestaat-niet"),
@@ -255,13 +259,16 @@ class Walk:
                 f"expected {visit.status} at {urlsplit(url).path}"
             )
             return
-        self.check(tab, label, language)
+        self.check(tab, label, language, public=visit.who in PUBLIC_VISITORS)
         if visit.endpoint is not None:
             self.seen.add((visit.endpoint, language))
 
-    def check(self, tab: Page, label: str, language: str) -> None:
-        """axe-core, reflow and the error summary, on the page as it is: findings collected."""
+    def check(self, tab: Page, label: str, language: str, *, public: bool = False) -> None:
+        """axe-core, reflow and the error summary, on the page as it is: findings collected.
+        A ``public`` page must also link to the help page."""
         self.count += 1
+        if public and tab.locator(HELP_LINK).count() == 0:
+            self.findings.append(f"[{language}] {label}: no link to the help page (/hulp)")
         shown = tab.evaluate("document.documentElement.lang")
         if shown != language:
             self.findings.append(f"[{language}] {label}: the page is in {shown!r}")
@@ -337,7 +344,7 @@ def fill_in_report(walk: Walk) -> Prepare:
         arrived = Arrived(walk.axe.source)
         what = ReportStartPage.open(tab, arrived).start()
         refused = what.save_refused()
-        walk.check(tab, "intake.what with an unanswered question", language)
+        walk.check(tab, "intake.what with an unanswered question", language, public=True)
         refused.choose("discrimination", ("race",))
         when_where = refused.save_and_continue()
         when_where.fill_in(
@@ -347,7 +354,7 @@ def fill_in_report(walk: Walk) -> Prepare:
         description.description.fill("Een collega kleineert mij in elk teamoverleg.")
         people = description.save_and_continue()
         people = people.search_accused("bakk")
-        walk.check(tab, "intake.people with search results", language)
+        walk.check(tab, "intake.people with search results", language, public=True)
         people = people.add_accused("Lotte Bakker", "colleague")
         wishes = people.save_and_continue()
         wishes.desired_outcome.fill("Dat het stopt.")
@@ -366,7 +373,7 @@ def send_report(walk: Walk) -> Prepare:
     def finish(tab: Page, language: str) -> None:
         ReviewPage.open(tab, Arrived(walk.axe.source)).send()
         assert urlsplit(tab.url).path == ReportSentPage.path, tab.url
-        walk.check(tab, "intake.submit (the receipt)", language)
+        walk.check(tab, "intake.submit (the receipt)", language, public=True)
 
     return finish
 
@@ -413,7 +420,7 @@ def expired_form(walk: Walk) -> Prepare:
         if status != 400:
             walk.findings.append(f"[{language}] an expired form answered {status}, not 400")
             return
-        walk.check(tab, "the expired-form page (400)", language)
+        walk.check(tab, "the expired-form page (400)", language, public=True)
 
     return finish
 
