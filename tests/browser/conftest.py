@@ -1,8 +1,9 @@
 """Browser-test fixtures: the application on a live loopback server, one Chromium per run,
-a fresh browser context per test, and axe-core for the accessibility checks.
+a fresh browser context per test, axe-core for the accessibility checks and one Nu Html Checker
+per run (``htmlcheck``) for valid HTML.
 
-A missing Chromium or axe-core fails the run with instructions: accessibility is a legal
-requirement here, so a browser suite that quietly skips would prove nothing.
+A missing Chromium, axe-core, Java or vnu.jar fails the run with instructions: accessibility is
+a legal requirement here, so a browser suite that quietly skips would prove nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tests.browser.htmlcheck import HtmlChecker, running_checker
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -265,3 +268,14 @@ def _describe(violation: dict[str, Any]) -> str:
 @pytest.fixture
 def axe(axe_source: str) -> Axe:
     return Axe(axe_source)
+
+
+# The Nu Html Checker ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def html_checker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HtmlChecker]:
+    """One checker (one JVM) for the whole run, started when a test first asks for it."""
+    log_path = tmp_path_factory.mktemp("vnu") / "vnu.log"
+    with log_path.open("w+b") as log, running_checker(log) as checker:
+        yield checker

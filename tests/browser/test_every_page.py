@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Response
 from werkzeug.serving import make_server
 
 from complaints.accounts.models import Account
@@ -40,6 +40,7 @@ from complaints.directory.models import Person
 from complaints.web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from tests import test_authorization as matrix
 from tests.browser.conftest import Axe, LiveServer, QuietHandler, open_page
+from tests.browser.htmlcheck import HtmlChecker
 from tests.browser.pages import (
     ReportSentPage,
     ReportStartPage,
@@ -229,9 +230,22 @@ def extras(world: matrix.World) -> Extras:  # noqa: F811
 class Walk:
     world: matrix.World
     axe: Axe
+    html: HtmlChecker | None = None
     findings: list[str] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)  # (endpoint, language)
     count: int = 0
+    # The last page each watched tab loaded, as the server sent it (by the tab's id).
+    documents: dict[int, Response] = field(default_factory=dict)
+
+    def watch(self, tab: Page) -> None:
+        """Keep the server's answer for each page ``tab`` loads: the Nu Html Checker checks
+        the HTML as sent, before the browser's parser has repaired anything."""
+
+        def on_response(response: Response) -> None:
+            if response.request.resource_type == "document" and response.frame == tab.main_frame:
+                self.documents[id(tab)] = response
+
+        tab.on("response", on_response)
 
     def url(self, visit: Visit) -> str:
         if visit.path is not None:
@@ -263,10 +277,21 @@ class Walk:
         if visit.endpoint is not None:
             self.seen.add((visit.endpoint, language))
 
-    def check(self, tab: Page, label: str, language: str, *, public: bool = False) -> None:
-        """axe-core, reflow and the error summary, on the page as it is: findings collected.
-        A ``public`` page must also link to the help page."""
+    def check(
+        self,
+        tab: Page,
+        label: str,
+        language: str,
+        *,
+        public: bool = False,
+        source: str | None = None,
+    ) -> None:
+        """axe-core, reflow and the error summary, on the page as it is, and the Nu Html
+        Checker on the HTML the server sent (or ``source``): findings collected. A ``public``
+        page must also link to the help page."""
         self.count += 1
+        if self.html is not None:
+            self._check_html(tab, label, language, source)
         if public and tab.locator(HELP_LINK).count() == 0:
             self.findings.append(f"[{language}] {label}: no link to the help page (/hulp)")
         shown = tab.evaluate("document.documentElement.lang")
@@ -281,6 +306,19 @@ class Walk:
                 extra(tab)
             except AssertionError as exc:
                 self.findings.append(f"[{language}] {label}: {exc}")
+
+    def _check_html(self, tab: Page, label: str, language: str, source: str | None) -> None:
+        assert self.html is not None
+        if source is None:
+            served = self.documents.get(id(tab))
+            if served is None or served.url != tab.url:
+                self.findings.append(f"[{language}] {label}: the HTML as sent was not kept")
+                return
+            source = served.text()
+        try:
+            self.html.check(source, "the page")
+        except pytest.fail.Exception as exc:
+            self.findings.append(f"[{language}] {label}: {exc.msg}")
 
 
 class Arrived(Axe):
@@ -399,7 +437,12 @@ def write_letter(walk: Walk) -> Prepare:
         # Opened as a file of its own: outside the application's pages and their CSP.
         tab.goto("about:blank")
         tab.set_content(letter.text())
-        walk.check(tab, f"committee.download_letter (a letter in {language})", language)
+        walk.check(
+            tab,
+            f"committee.download_letter (a letter in {language})",
+            language,
+            source=letter.text(),
+        )
         walk.seen.add(("committee.download_letter", language))
 
     return finish
@@ -456,8 +499,9 @@ def test_every_page_in_both_languages(
     extras: Extras,
     browser: Browser,
     axe_source: str,
+    html_checker: HtmlChecker,
 ) -> None:
-    walk = Walk(world, Axe(axe_source))
+    walk = Walk(world, Axe(axe_source), html_checker)
     base = served.url
     logged_in = [p.key for p in matrix.PRINCIPALS if p.email is not None]
     prepare_once: dict[str, Prepare] = {
@@ -474,6 +518,7 @@ def test_every_page_in_both_languages(
     # One browser context per visitor, logged in (or part-way) once, then each language in turn.
     for who in dict.fromkeys(v.who for v in VISITS):
         with open_page(browser, axe_source, base) as tab:
+            walk.watch(tab)
             if who in prepare_once:
                 prepare_once[who](tab, "nl")
             for language in LANGUAGES:
@@ -494,3 +539,40 @@ def test_every_page_in_both_languages(
     )
     assert not unseen, f"pages not reached: {unseen}"
     assert walk.count >= 2 * len(VISITS)
+
+
+def test_the_walk_reports_invalid_html_and_a_public_page_without_the_help_link(
+    world: matrix.World,  # noqa: F811
+    served: LiveServer,
+    browser: Browser,
+    axe_source: str,
+    html_checker: HtmlChecker,
+) -> None:
+    """The control of the walk's own checks: the HTML as the server sent it is what the Nu
+    Html Checker gets (a tab that was not watched is a finding, not a pass), an error in it is a
+    finding, and so is a public page without the link to /hulp."""
+    walk = Walk(world, Axe(axe_source), html_checker)
+    with open_page(browser, axe_source, served.url) as tab:
+        tab.goto("/hulp")
+        walk.check(tab, "an unwatched tab", "nl", public=True)
+        assert walk.findings == ["[nl] an unwatched tab: the HTML as sent was not kept"]
+
+        walk.findings.clear()
+        walk.watch(tab)
+        response = tab.goto("/hulp")
+        assert response is not None
+        walk.check(tab, "the help page", "nl", public=True)
+        assert walk.findings == []
+
+        served_html = response.text()
+        broken = served_html.replace("<h1>", '<h1 id="main">', 1)
+        assert broken != served_html
+        walk.check(tab, "the help page with a duplicate id", "nl", source=broken)
+        assert len(walk.findings) == 1
+        assert "Duplicate ID “main”" in walk.findings[0], walk.findings
+
+        walk.findings.clear()
+        without_link = served_html.replace('href="/hulp"', 'href="/"')
+        tab.set_content(without_link)
+        walk.check(tab, "a page without the link", "nl", public=True, source=without_link)
+        assert walk.findings == ["[nl] a page without the link: no link to the help page (/hulp)"]
