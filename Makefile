@@ -55,12 +55,18 @@ run: install translations
 	@echo "Serving on http://$(HOST):$(PORT)  (staff log-in: http://$(HOST):$(PORT)/aanmelden)"
 	COMPLAINTS_LOG_FORMAT=$${COMPLAINTS_LOG_FORMAT:-console} $(FLASK) run --host $(HOST) --port $(PORT)
 
-# Browser tests need Chromium (Debian package) and axe-core (npm); install them if missing.
+# Browser tests need Chromium and Java (Debian packages), axe-core and the Nu Html Checker
+# (npm: vnu-jar); install them if missing. --ignore-scripts: vnu-jar's install script would
+# download a Java of its own; Debian's is the one used.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
-	@test -f node_modules/axe-core/axe.min.js || npm ci --silent --no-audit --no-fund
+	@command -v java >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+		else echo "Java is missing: sudo apt-get install default-jre-headless" >&2; exit 1; fi; }
+	@test -f node_modules/axe-core/axe.min.js -a -f node_modules/vnu-jar/build/dist/vnu.jar || \
+		npm ci --ignore-scripts --silent --no-audit --no-fund
 
 lint: install-test
 	$(BIN)/ruff check .
