@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -67,6 +66,7 @@ from complaints.retention.holds import (
 from complaints.retention.policy import retention_policy
 from complaints.retention.register import period_text
 from complaints.settings import current_settings
+from complaints.web.dates import format_date
 from complaints.web.errors import answer_case_conflicts, render_error
 from complaints.web.i18n import _
 from complaints.web.uploads import size_text
@@ -314,7 +314,7 @@ def _event_details(flow: RouteWorkflow, event: EventView) -> list[tuple[str, str
 
 def _format_day(value: str) -> str:
     try:
-        return str(format_date(date.fromisoformat(value), "long"))
+        return str(format_date(date.fromisoformat(value)))
     except ValueError:
         return value
 

@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
-from flask_babel import format_date, format_decimal
+from flask_babel import format_decimal
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -81,6 +81,7 @@ from complaints.intake.wording import (
 from complaints.logs import get_logger
 from complaints.routing.services import NoEligibleHandler
 from complaints.settings import current_settings
+from complaints.web.dates import format_date
 from complaints.web.errors import render_error, service_unavailable
 from complaints.web.i18n import _, _l
 from complaints.web.limits import limiter
@@ -544,7 +545,7 @@ def submit() -> Response | str | tuple[str, int]:
         code_groups=submission.receipt_code.split("-"),
         recipients=[(r, grant_label(r.role)) for r in submission.recipients],
         deadlines=[
-            (str(d.label), format_date(d.due_on, "long"))
+            (str(d.label), format_date(d.due_on))
             for d in deadline_views(session, workflow(), case, now())
         ],
         route_info=route_infos(workflow(), [case.route])[0],

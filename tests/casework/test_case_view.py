@@ -160,7 +160,7 @@ def test_consents_show_whether_they_were_given(
         session.add(Consent(case_id=case_id, kind=ConsentKind.REFERRAL, given_at=clock()))
     text = html(logged_in(app, confidant, clock()).get(case_url(case_id)))
     assert 'data-consent="referral" data-given="yes"' in text
-    assert "given on March 2, 2026" in text
+    assert "given on 2 March 2026" in text
     assert 'data-consent="share_identity" data-given="no"' in text
 
 
