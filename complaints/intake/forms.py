@@ -18,6 +18,7 @@ from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp, StopValidation, ValidationError
 from wtforms.widgets import DateInput
 
+from complaints.cases.labels import RELATIONS
 from complaints.intake.services import MAX_SHORT, MAX_TEXT
 from complaints.web.i18n import _l
 
@@ -29,7 +30,6 @@ MAX_QUERY = 100
 # which must stay within the service's limit for one-line answers.
 MAX_WHEN_TEXT = MAX_SHORT - 100
 MAX_PEOPLE = 10  # accused and witnesses each; anyone else can be named in the description
-RELATIONS = ("manager", "colleague", "managed", "other")
 DISCLOSURES = ("anonymous", "confidential", "named")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

@@ -28,6 +28,7 @@ from wtforms import SelectChoice
 
 from complaints import db
 from complaints.accounts.models import Role
+from complaints.cases.labels import grant_label, relation_in_own_words
 from complaints.cases.models import Disclosure, Route
 from complaints.cases.taxonomy import Taxonomy, taxonomy
 from complaints.clock import now
@@ -71,10 +72,8 @@ from complaints.intake.wording import (
     Option,
     basis_text,
     disclosure_options,
-    grant_label,
     no_handler_message,
     refusal_message,
-    relation_label,
     relation_options,
     route_infos,
 )
@@ -265,7 +264,9 @@ def people(draft: OpenDraft) -> Response | str:
         "people",
         "intake/people.html",
         form,
-        accused=[dict(a, relation_label=relation_label(a.get("relation", ""))) for a in accused],
+        accused=[
+            dict(a, relation_label=relation_in_own_words(a.get("relation", ""))) for a in accused
+        ],
         witnesses=witnesses,
         accused_search=wizard.search(session, form.accused_query),
         witness_search=wizard.search(session, form.witness_query),

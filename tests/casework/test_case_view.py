@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 import uuid
 
@@ -29,7 +30,7 @@ from complaints.cases.services import NewAttachment
 from complaints.crypto.services import case_cipher, keystore
 from complaints.directory.models import Person
 from complaints.followup.services import post_message
-from complaints.intake.services import Witness
+from complaints.intake.services import AccusedPerson, Witness
 from complaints.workflow.config import workflow
 from tests.casework import (
     ACCUSED,
@@ -74,6 +75,11 @@ def audit(app: Flask, action: str) -> list[AuditEvent]:
         )
 
 
+def without_tags(text: str) -> str:
+    """The page's text as read: tags gone, entities decoded, spaces collapsed."""
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
 def without_tokens(text: str) -> str:
     return re.sub(r'value="[^"]*"', 'value=""', text)
 
@@ -91,6 +97,32 @@ def open_mailbox(app: Flask, code: str) -> str:
 
 
 # What the page shows ---------------------------------------------------------------------------
+
+
+def test_the_accused_persons_relation_is_shown_in_the_pages_language(
+    app: Flask, people: dict[str, Person], clock: Clock, confidant: StaffLogin
+) -> None:
+    """The form stores a relation as a value ("colleague"); a counsellor filing for someone may
+    type one in words. The page names a value in its language and shows typed words as typed."""
+    accused = (
+        AccusedPerson("Lotte Bakker", "colleague", people[ACCUSED].id),
+        AccusedPerson("Aylin Demir", "manager", people["a.demir@bzk.example"].id),
+        AccusedPerson("Daan Smit", "buurman van kantoor"),
+    )
+    with app_session(app) as session:
+        case_id, _reference, _code = file_case(session, people, clock(), accused=accused)
+    client = logged_in(app, confidant, clock())
+    english = without_tags(html(client.get(case_url(case_id))))
+    client.set_cookie("taal", "nl")
+    dutch = without_tags(html(client.get(case_url(case_id))))
+    assert "Lotte Bakker – collega" in dutch
+    assert "Aylin Demir – leidinggevende van de melder" in dutch
+    assert "Daan Smit – buurman van kantoor" in dutch
+    assert "Lotte Bakker – colleague" in english
+    assert "Aylin Demir – the complainant's manager" in english
+    # Control: the stored value, which the page used to show as it is, is not on the Dutch page.
+    assert "– colleague" not in dutch
+    assert "– manager" not in dutch
 
 
 @pytest.mark.parametrize("disclosure", list(Disclosure))
