@@ -125,6 +125,39 @@ def test_the_accused_persons_relation_is_shown_in_the_pages_language(
     assert "– manager" not in dutch
 
 
+STATE_SHOWN = re.compile(r'<dd data-state="(\w+)">(.*?)</dd>', re.S)
+# How the page wrote a final state before: its name, and then that it was closed.
+OLD_STATE = '{{ state_label }}{% if not is_open %} ({{ _("closed") }}){% endif %}'
+
+
+@pytest.mark.parametrize(("state", "shown"), [("closed", "Gesloten"), ("withdrawn", "Ingetrokken")])
+def test_a_final_state_is_named_once(
+    app: Flask,
+    people: dict[str, Person],
+    clock: Clock,
+    confidant: StaffLogin,
+    state: str,
+    shown: str,
+) -> None:
+    with app_session(app) as session:
+        case_id, _reference, _code = file_case(session, people, clock())
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.state = state  # the steps that lead here are tests/casework/test_steps.py's
+    client = logged_in(app, confidant, clock())
+    client.set_cookie("taal", "nl")
+    found = STATE_SHOWN.findall(html(client.get(case_url(case_id))))
+    assert found == [(state, shown)]
+    # Control: the old fragment, which named the state and then "closed" again ("Gesloten
+    # (gesloten)"; its Dutch word is gone with it), is not what the check accepts.
+    assert old_state(app, shown) == f"{shown} (closed)" != shown
+
+
+def old_state(app: Flask, label: str) -> str:
+    with app.test_request_context("/"):
+        return app.jinja_env.from_string(OLD_STATE).render(state_label=label, is_open=False)
+
+
 @pytest.mark.parametrize("disclosure", list(Disclosure))
 def test_the_case_page_shows_the_report_as_filed(
     app: Flask,

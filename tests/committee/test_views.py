@@ -28,6 +28,7 @@ from complaints.directory.models import Person
 from complaints.intake.services import AccusedPerson
 from complaints.notify.models import Notification
 from complaints.stats.models import StatEvent
+from tests.casework.test_case_view import STATE_SHOWN, old_state
 from tests.committee import (
     ACCUSED,
     AMRANI,
@@ -185,6 +186,20 @@ def test_the_secretary_sees_the_committee_page(
     opened = audit(app, "case.open")
     assert opened[-1].outcome is AuditOutcome.SUCCESS
     assert opened[-1].object_id == str(complaint.case_id)
+
+
+def test_a_closed_complaint_names_its_state_once(
+    app: Flask, secretary: FlaskClient, complaint: Complaint
+) -> None:
+    with app_session(app) as session:
+        case = session.get(Case, complaint.case_id)
+        assert case is not None
+        case.state = "closed"  # the way there is test_services.py's
+    secretary.set_cookie("taal", "nl")
+    found = STATE_SHOWN.findall(html(secretary.get(url(complaint))))
+    assert found == [("closed", "Gesloten")]
+    # Control: the old fragment ("Gesloten (gesloten)") is not what the check accepts.
+    assert old_state(app, "Gesloten") == "Gesloten (closed)"
 
 
 def test_others_get_a_404_even_with_a_grant_on_the_same_case(
