@@ -8,8 +8,8 @@ tests/web/test_page_text.py (dates, ``<time>`` values, spaces before punctuation
 
 The world is the authorization matrix's (tests/test_authorization.py: the demo organisation,
 a case on every route, its principals logged in); a module that uses ``shown`` imports
-``world`` from there too. To it are added a report with a conversation (opened in the mailbox
-with its receipt code), a committee letter and a ledger row, all made at a moment with
+``world`` from there too. To it are added a report with a conversation and a first step (opened in
+the mailbox with its receipt code), a committee letter and a ledger row, all made at a moment with
 microseconds, as real moments have.
 """
 
@@ -30,24 +30,28 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from complaints.audit.services import Actor
-from complaints.cases.models import Case
+from complaints.cases.models import Case, GrantRole
 from complaints.committee.services import LetterKind, generate_letter, open_committee_case
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
 from complaints.followup.services import post_message
+from complaints.intake.services import AccusedPerson
 from complaints.retention.ledger import write_entry
 from complaints.web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from complaints.workflow.config import workflow
+from complaints.workflow.transitions import apply_transition
+from tests import factories
 from tests import test_authorization as matrix
 from tests.conftest import START, app_session
 from tests.factories import csrf_token
-from tests.followup import file_report, handler_reply
+from tests.followup import handler_reply
 from tests.intake.test_views import Answers, Browser, fill_in
 
 # Later than the world's own moments, and with microseconds (the clock of a real server has them).
 MOMENT = START + timedelta(hours=2, minutes=17, seconds=5, microseconds=654321)
 SECRETARY = "w.deboer@bzk.example"
 ACCUSED = "l.bakker@bzk.example"
+MANAGER = "a.demir@bzk.example"  # the filer's manager, named too
 
 # The steps of the report form, in order, by endpoint.
 REPORT_FORM = (
@@ -134,9 +138,26 @@ class Additions:
 def add_to_world(world: matrix.World) -> Additions:
     with app_session(world.app) as session:
         people = {p.email: p for p in session.scalars(sa.select(Person))}
-        filed = file_report(session, people, MOMENT)
+        # Named on the report form, which stores the relations as values ("colleague").
+        accused = (
+            AccusedPerson("Lotte Bakker", "colleague", people[ACCUSED].id),
+            AccusedPerson("Aylin Demir", "manager", people[MANAGER].id),
+        )
+        filed = factories.file_report(session, MOMENT, accused=accused)
         case = session.get(Case, filed.case_id)
         assert case is not None
+        apply_transition(
+            session,
+            keystore(),
+            workflow(),
+            case,
+            "acknowledge",
+            actor_person_id=filed.handler_id,
+            roles={GrantRole.CONFIDANT},
+            values={},
+            expected_version=case.version,
+            now=MOMENT,
+        )
         post_message(
             session, keystore(), workflow(), case, body="Er is nog iets gebeurd.", now=MOMENT
         )

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import flask_babel
+from jinja2 import ChoiceLoader, DictLoader
 
 from tests import test_authorization as matrix
 from tests.pages import Page, Shown, shown  # noqa: F401  (the pages, as a fixture)
@@ -41,6 +42,28 @@ def filter_replaced(
         yield
     finally:
         filters[name] = original
+
+
+@contextmanager
+def template_changed(
+    world: matrix.World,  # noqa: F811
+    name: str,
+    change: Callable[[str], str],
+) -> Iterator[None]:
+    """For a control: the template ``name`` with ``change`` made to its source."""
+    env = world.app.jinja_env
+    original = env.loader
+    assert original is not None
+    source, _filename, _uptodate = original.get_source(env, name)
+    changed = change(source)
+    assert changed != source
+    env.loader = ChoiceLoader([DictLoader({name: changed}), original])
+    env.cache.clear()  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        env.loader = original
+        env.cache.clear()  # type: ignore[union-attr]
 
 
 def time_values(page: Page) -> list[str]:
@@ -81,3 +104,28 @@ def test_dates_are_written_one_way_per_language(shown: Shown, world: matrix.Worl
         assert OTHER_DATES.search(shown.again("account page", "nl").text)
     with filter_replaced(world, "format_date", lambda v: flask_babel.format_date(v, "long")):
         assert OTHER_DATES.search(shown.again("mailbox", "en").text)
+
+
+# A space before a comma, colon or semicolon: "De melder schreef , 7 december". Not inside a
+# time of day or a link (no space there), nor before an opening bracket.
+SPACE_BEFORE_PUNCTUATION = re.compile(r"\S.{0,30}? [,:;](?=\s|$)")
+
+
+def without_whitespace_control(source: str) -> str:
+    return source.replace("{%-", "{%").replace("-%}", "%}")
+
+
+def test_no_space_before_a_comma_or_colon(shown: Shown, world: matrix.World) -> None:  # noqa: F811
+    found = [(str(p), m) for p in shown.pages for m in SPACE_BEFORE_PUNCTUATION.findall(p.text)]
+    assert found == []
+    # The pages where it was seen show what it was seen around: who wrote a message (with
+    # its time after a comma) and a step with the change of state after a colon.
+    case = shown.named("case: confidant (with messages)", "nl").text
+    assert "De melder schreef, 2 maart 2026" in case
+    assert "Ontvangst bevestigen: van Ingediend naar Ontvangst bevestigd" in case
+    # Control: the same page without Jinja's whitespace control shows the faults again.
+    with template_changed(world, "casework/case.html", without_whitespace_control):
+        again = shown.again("case: confidant (with messages)", "nl").text
+    found = SPACE_BEFORE_PUNCTUATION.findall(again)
+    assert any("De melder schreef ," in f for f in found), found
+    assert any("Ontvangst bevestigen :" in f for f in found), found
