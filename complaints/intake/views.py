@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
-from flask_babel import format_decimal
+from flask_babel import format_number
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -226,7 +226,7 @@ def description(draft: OpenDraft) -> Response | str:
         draft.answers["description"] = form.description.data
         return wizard.continue_from(draft, "description")
     return wizard.render_step(
-        "description", "intake/description.html", form, max_text=format_decimal(MAX_TEXT)
+        "description", "intake/description.html", form, max_text=format_number(MAX_TEXT)
     )
 
 

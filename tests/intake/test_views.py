@@ -547,7 +547,7 @@ def test_a_validation_error_keeps_everything_typed(
         "/melden/beschrijving", {"action": "continue", "description": long_text}
     )
     assert response.status_code == 200
-    assert "Shorten it to 20000 characters" in text(response)
+    assert "Shorten it to 20,000 characters" in text(response)
     assert long_text in html.unescape(response.get_data(as_text=True))
     assert "maxlength" not in re.search(r"<textarea[^>]*>", response.get_data(as_text=True)).group(
         0
