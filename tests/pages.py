@@ -18,7 +18,8 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -27,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 from flask.testing import FlaskClient
+from jinja2 import ChoiceLoader, DictLoader
 from werkzeug.test import TestResponse
 
 from complaints.audit.services import Actor
@@ -124,6 +126,28 @@ def visible_text(markup: str) -> str:
     parser.feed(markup)
     parser.close()
     return re.sub(r"\s+", " ", html.unescape("".join(parser.parts))).strip()
+
+
+@contextmanager
+def template_changed(
+    world: matrix.World,
+    name: str,
+    change: Callable[[str], str],
+) -> Iterator[None]:
+    """For a control: the template ``name`` with ``change`` made to its source."""
+    env = world.app.jinja_env
+    original = env.loader
+    assert original is not None
+    source, _filename, _uptodate = original.get_source(env, name)
+    changed = change(source)
+    assert changed != source
+    env.loader = ChoiceLoader([DictLoader({name: changed}), original])
+    env.cache.clear()  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        env.loader = original
+        env.cache.clear()  # type: ignore[union-attr]
 
 
 # The additions to the world ------------------------------------------------------------------

@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import flask_babel
-from jinja2 import ChoiceLoader, DictLoader
 
 from tests import test_authorization as matrix
-from tests.pages import Page, Shown, shown  # noqa: F401  (the pages, as a fixture)
+from tests.pages import Page, Shown, shown, template_changed  # noqa: F401  (shown: a fixture)
 from tests.test_authorization import world  # noqa: F401  (the matrix's world, as a fixture)
 from tests.web.test_dates import VALID_DATETIME
 
@@ -42,28 +41,6 @@ def filter_replaced(
         yield
     finally:
         filters[name] = original
-
-
-@contextmanager
-def template_changed(
-    world: matrix.World,  # noqa: F811
-    name: str,
-    change: Callable[[str], str],
-) -> Iterator[None]:
-    """For a control: the template ``name`` with ``change`` made to its source."""
-    env = world.app.jinja_env
-    original = env.loader
-    assert original is not None
-    source, _filename, _uptodate = original.get_source(env, name)
-    changed = change(source)
-    assert changed != source
-    env.loader = ChoiceLoader([DictLoader({name: changed}), original])
-    env.cache.clear()  # type: ignore[union-attr]
-    try:
-        yield
-    finally:
-        env.loader = original
-        env.cache.clear()  # type: ignore[union-attr]
 
 
 def time_values(page: Page) -> list[str]:
