@@ -20,13 +20,13 @@ from wtforms import (
 from wtforms.validators import (
     DataRequired,
     InputRequired,
-    Length,
     Optional,
     Regexp,
     ValidationError,
 )
 
 from complaints.casework.services import MAX_TEXT
+from complaints.web.forms import MaxLength
 from complaints.web.i18n import _, _l
 from complaints.workflow.config import RouteWorkflow, TransitionSpec
 
@@ -38,7 +38,7 @@ class ReplyForm(FlaskForm):
         _l("Message to the complainant"),
         validators=[
             DataRequired(_l("Write your message before you send it.")),
-            Length(max=MAX_TEXT, message=TOO_LONG),
+            MaxLength(MAX_TEXT, TOO_LONG),
         ],
         render_kw={"rows": "6"},
     )
@@ -49,7 +49,7 @@ class NoteForm(FlaskForm):
         _l("Internal note"),
         validators=[
             DataRequired(_l("Write the note before you save it.")),
-            Length(max=MAX_TEXT, message=TOO_LONG),
+            MaxLength(MAX_TEXT, TOO_LONG),
         ],
         render_kw={"rows": "4"},
     )
@@ -118,7 +118,7 @@ def step_form(
         else:
             fields[field.name] = TextAreaField(
                 label,
-                validators=[*presence, Length(max=MAX_TEXT, message=TOO_LONG)],
+                validators=[*presence, MaxLength(MAX_TEXT, TOO_LONG)],
                 render_kw={"rows": "4"},
             )
     form_class = type(f"StepForm_{spec.name}", (FlaskForm,), fields)

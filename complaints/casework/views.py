@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -23,6 +22,7 @@ from complaints.accounts.login import menu_shows, staff_user
 from complaints.accounts.models import Role
 from complaints.accounts.services import roles_of
 from complaints.audit.services import Actor
+from complaints.cases.labels import disclosure_for_handlers, grant_label, relation_for_handlers
 from complaints.cases.models import (
     AuthorKind,
     Case,
@@ -67,6 +67,7 @@ from complaints.retention.holds import (
 from complaints.retention.policy import retention_policy
 from complaints.retention.register import period_text
 from complaints.settings import current_settings
+from complaints.web.dates import format_date
 from complaints.web.errors import answer_case_conflicts, render_error
 from complaints.web.i18n import _
 from complaints.web.uploads import size_text
@@ -205,33 +206,12 @@ def page_numbers(current: int, pages: int, around: int = 2) -> list[int | None]:
 # The case file ---------------------------------------------------------------------------------
 
 
-def _disclosure_label(disclosure: Disclosure) -> str:
-    return {
-        Disclosure.ANONYMOUS: _("Anonymous: nobody knows who filed this report"),
-        Disclosure.CONFIDENTIAL: _(
-            "Confidential: only the handlers know who filed; do not share the name without "
-            "the complainant's consent"
-        ),
-        Disclosure.NAMED: _("Named: the complainant's name may be used in the procedure"),
-    }[disclosure]
-
-
 def _consent_labels() -> dict[ConsentKind, str]:
     return {
         ConsentKind.SHARE_IDENTITY: _("Sharing who filed with those who need to act"),
         ConsentKind.REFERRAL: _("Referral to another route"),
         ConsentKind.MEDIATION: _("Mediation first (the clock pauses)"),
         ConsentKind.EXTENSION: _("Deciding later than the statutory extension allows"),
-    }
-
-
-def _grant_role_labels() -> dict[GrantRole, str]:
-    return {
-        GrantRole.MANAGER: _("Manager"),
-        GrantRole.CONFIDANT: _("Confidential counsellor"),
-        GrantRole.INTEGRITY_COORDINATOR: _("Integrity coordinator"),
-        GrantRole.COMMITTEE_SECRETARY: _("Complaints committee secretary"),
-        GrantRole.COMMITTEE_MEMBER: _("Complaints committee member"),
     }
 
 
@@ -314,7 +294,7 @@ def _event_details(flow: RouteWorkflow, event: EventView) -> list[tuple[str, str
 
 def _format_day(value: str) -> str:
     try:
-        return str(format_date(date.fromisoformat(value), "long"))
+        return str(format_date(date.fromisoformat(value)))
     except ValueError:
         return value
 
@@ -411,12 +391,13 @@ def render_case(
         outcome_label=flow.outcomes.get(case.outcome, case.outcome) if case.outcome else None,
         category=category.label if category else case.category,
         grounds=[tax.grounds[g].label if g in tax.grounds else g for g in case.grounds],
-        disclosure=_disclosure_label(case.disclosure),
+        disclosure=disclosure_for_handlers(case.disclosure),
         anonymous=case.disclosure is Disclosure.ANONYMOUS,
         accused=[p for p in file.content.parties if p.kind is PartyKind.ACCUSED],
         witnesses=[p for p in file.content.parties if p.kind is PartyKind.WITNESS],
         consent_labels=_consent_labels(),
-        roles=sorted(_grant_role_labels()[role] for role in file.roles),
+        roles=sorted(grant_label(role) for role in file.roles),
+        relation_label=relation_for_handlers,
         event_labels=_event_labels(),
         step_labels={spec.name: spec.label for spec in flow.transitions},
         event_details=lambda event: _event_details(flow, event),

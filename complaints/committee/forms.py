@@ -13,9 +13,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from complaints.committee.services import MAX_REASON, MAX_SHORT, MAX_TEXT
+from complaints.web.forms import MaxLength
 from complaints.web.i18n import LANGUAGES, _l
 
 # What a date input sends, and what someone types where the browser shows a plain text box.
@@ -49,7 +50,7 @@ class ExcludeMemberForm(FlaskForm):
         _l("Reason"),
         validators=[
             DataRequired(_l("Give the reason.")),
-            Length(max=MAX_REASON, message=TOO_LONG),
+            MaxLength(MAX_REASON, TOO_LONG),
         ],
         render_kw={"rows": "4"},
     )
@@ -62,7 +63,7 @@ class RecusalForm(FlaskForm):
         _l("Why you step aside"),
         validators=[
             DataRequired(_l("Give the reason.")),
-            Length(max=MAX_REASON, message=TOO_LONG),
+            MaxLength(MAX_REASON, TOO_LONG),
         ],
         render_kw={"rows": "4"},
     )
@@ -87,7 +88,7 @@ class HearingReportForm(FlaskForm):
         _l("Report of the hearing"),
         validators=[
             DataRequired(_l("Write the report of the hearing.")),
-            Length(max=MAX_TEXT, message=TOO_LONG),
+            MaxLength(MAX_TEXT, TOO_LONG),
         ],
         render_kw={"rows": "10"},
     )
@@ -98,13 +99,13 @@ class WitnessStatementForm(FlaskForm):
         _l("Who the witness is (name and how to reach them)"),
         validators=[
             DataRequired(_l("Write who the witness is: only the committee will see it.")),
-            Length(max=MAX_SHORT, message=TOO_LONG),
+            MaxLength(MAX_SHORT, TOO_LONG),
         ],
         render_kw={"autocomplete": "off"},
     )
     pseudonym = StringField(
         _l("How the witness is referred to (optional)"),
-        validators=[Optional(), Length(max=MAX_SHORT, message=TOO_LONG)],
+        validators=[Optional(), MaxLength(MAX_SHORT, TOO_LONG)],
         render_kw={"autocomplete": "off"},
     )
     heard_on = DateField(
@@ -116,7 +117,7 @@ class WitnessStatementForm(FlaskForm):
         _l("Statement"),
         validators=[
             DataRequired(_l("Write down the statement.")),
-            Length(max=MAX_TEXT, message=TOO_LONG),
+            MaxLength(MAX_TEXT, TOO_LONG),
         ],
         render_kw={"rows": "10"},
     )
@@ -133,7 +134,7 @@ class AdviceForm(FlaskForm):
         _l("Advice"),
         validators=[
             DataRequired(_l("Write the advice.")),
-            Length(max=MAX_TEXT, message=TOO_LONG),
+            MaxLength(MAX_TEXT, TOO_LONG),
         ],
         render_kw={"rows": "10"},
     )
@@ -150,13 +151,13 @@ class DecisionForm(FlaskForm):
         _l("Reasons"),
         validators=[
             DataRequired(_l("Write the reasons for the decision.")),
-            Length(max=MAX_TEXT, message=TOO_LONG),
+            MaxLength(MAX_TEXT, TOO_LONG),
         ],
         render_kw={"rows": "8"},
     )
     departure_reason = TextAreaField(
         _l("Why the decision departs from the advice"),
-        validators=[Optional(), Length(max=MAX_TEXT, message=TOO_LONG)],
+        validators=[Optional(), MaxLength(MAX_TEXT, TOO_LONG)],
         render_kw={"rows": "4"},
     )
 
@@ -175,7 +176,7 @@ class NotAdmissibleLetterForm(LetterForm):
         _l("Why the complaint is not admissible"),
         validators=[
             DataRequired(_l("Write why the complaint is not admissible.")),
-            Length(max=MAX_TEXT, message=TOO_LONG),
+            MaxLength(MAX_TEXT, TOO_LONG),
         ],
         render_kw={"rows": "6"},
     )

@@ -3,11 +3,12 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import UUID, AnyOf, DataRequired, Length
+from wtforms.validators import UUID, AnyOf, DataRequired
 
 from complaints.cases.attachments import EXTENSIONS
 from complaints.cases.models import ConsentKind
 from complaints.followup.services import MAX_MESSAGE
+from complaints.web.forms import MaxLength
 from complaints.web.i18n import _l
 
 # A hint for the browser's file picker only; the server decides by content (check_upload).
@@ -36,9 +37,9 @@ class MessageForm(FlaskForm):
         _l("Your message or additional information"),
         validators=[
             DataRequired(_l("Write your message before you send it.")),
-            Length(
-                max=MAX_MESSAGE,
-                message=_l(
+            MaxLength(
+                MAX_MESSAGE,
+                _l(
                     "Your message is too long: write at most %(max)s characters, or send it in "
                     "more than one message."
                 ),

@@ -26,7 +26,8 @@ from complaints.accounts.login import staff_user
 from complaints.audit.models import ActorKind
 from complaints.audit.services import Actor
 from complaints.cases.attachments import UploadRejected, check_upload
-from complaints.cases.models import Case, ConsentKind, Disclosure
+from complaints.cases.labels import disclosure_for_complainants
+from complaints.cases.models import Case, ConsentKind
 from complaints.cases.services import (
     CaseNotFound,
     CaseUnreadable,
@@ -266,14 +267,6 @@ def _consent_texts() -> dict[ConsentKind, tuple[str, str]]:
     }
 
 
-def _disclosure_label(disclosure: Disclosure) -> str:
-    return {
-        Disclosure.ANONYMOUS: _("Anonymously"),
-        Disclosure.CONFIDENTIAL: _("Confidentially: only the handler knows who you are"),
-        Disclosure.NAMED: _("Under your own name"),
-    }[disclosure]
-
-
 def _render_mailbox(
     case: Case,
     *,
@@ -302,7 +295,7 @@ def _render_mailbox(
         route=route,
         state_text=state.public if state else _("Your report is being handled."),
         category=category.label if category else None,
-        disclosure=_disclosure_label(case.disclosure),
+        disclosure=disclosure_for_complainants(case.disclosure),
         message_form=message_form or MessageForm(formdata=None),
         files_form=files_form or FilesForm(formdata=None),
         consent_texts=_consent_texts(),

@@ -17,6 +17,7 @@ from complaints import db
 from complaints.accounts.login import roles_required, staff_user
 from complaints.accounts.models import Role
 from complaints.audit.services import Actor
+from complaints.cases.labels import grant_label
 from complaints.cases.models import Route
 from complaints.clock import now
 from complaints.crypto.services import keystore
@@ -28,7 +29,6 @@ from complaints.handover.services import (
     handlers_with_open_cases,
     plan_handover,
 )
-from complaints.intake.wording import grant_label
 from complaints.web.i18n import _
 from complaints.workflow.config import workflow
 

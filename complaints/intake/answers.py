@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask_babel import format_date
-
 from complaints.cases.models import Disclosure, Route
 from complaints.cases.services import NewAttachment
 from complaints.crypto.blind_index import normalise_name
 from complaints.intake.services import AccusedPerson, Identity, Report, Witness
+from complaints.web.dates import format_date
 from complaints.web.i18n import _
 
 
@@ -100,12 +99,12 @@ def when_text(answers: dict[str, Any]) -> str:
         parts.append(
             _(
                 "from %(start)s to %(end)s",
-                start=format_date(start, "long"),
-                end=format_date(end, "long"),
+                start=format_date(start),
+                end=format_date(end),
             )
         )
-    elif start or end:
-        parts.append(format_date(start or end, "long"))
+    elif (only := start or end) is not None:
+        parts.append(format_date(only))
     if answers.get("ongoing"):
         parts.append(_("still going on"))
     if answers.get("when_text"):

@@ -18,7 +18,9 @@ from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp, StopValidation, ValidationError
 from wtforms.widgets import DateInput
 
+from complaints.cases.labels import RELATIONS
 from complaints.intake.services import MAX_SHORT, MAX_TEXT
+from complaints.web.forms import MaxLength
 from complaints.web.i18n import _l
 
 MAX_NAME = 200
@@ -29,7 +31,6 @@ MAX_QUERY = 100
 # which must stay within the service's limit for one-line answers.
 MAX_WHEN_TEXT = MAX_SHORT - 100
 MAX_PEOPLE = 10  # accused and witnesses each; anyone else can be named in the description
-RELATIONS = ("manager", "colleague", "managed", "other")
 DISCLOSURES = ("anonymous", "confidential", "named")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -152,15 +153,13 @@ class WhenWhereForm(StepForm):
     ongoing = BooleanField(_l("It is still going on"))
     when_text = TextAreaField(
         _l("In your own words (optional)"),
-        validators=[
-            Length(max=MAX_WHEN_TEXT, message=_l("Write at most %(max)d characters here."))
-        ],
+        validators=[MaxLength(MAX_WHEN_TEXT, _l("Write at most %(max)d characters here."))],
         render_kw={"rows": 2},
     )
     unit = SelectField(_l("Where in the organisation"), validate_choice=False, coerce=str)
     place = StringField(
         _l("Place (optional)"),
-        validators=[Length(max=MAX_SHORT, message=_l("Write at most %(max)d characters here."))],
+        validators=[MaxLength(MAX_SHORT, _l("Write at most %(max)d characters here."))],
     )
 
     def __init__(self, *args: Any, unit_ids: Collection[str], today: date, **kwargs: Any) -> None:
@@ -191,9 +190,9 @@ class DescriptionForm(StepForm):
         _l("Describe what happened"),
         validators=[
             Required(_l("Describe what happened. A few sentences are enough.")),
-            Length(
-                max=MAX_TEXT,
-                message=_l("Your description is too long. Shorten it to %(max)d characters."),
+            MaxLength(
+                MAX_TEXT,
+                _l("Your description is too long. Shorten it to %(max)d characters."),
             ),
         ],
         render_kw=LONG_TEXT,
@@ -209,34 +208,34 @@ class PeopleForm(StepForm):
 
     accused_query = StringField(
         _l("Search the directory by name"),
-        validators=[Length(max=MAX_QUERY, message=_l("Use at most %(max)d characters to search."))],
+        validators=[MaxLength(MAX_QUERY, _l("Use at most %(max)d characters to search."))],
         filters=[strip],
         render_kw={**NO_AUTOFILL, "type": "search"},
     )
     accused_pick = StringField(filters=[strip])
     accused_name = StringField(
         _l("Or type their name"),
-        validators=[Length(max=MAX_NAME, message=_l("A name can be at most %(max)d characters."))],
+        validators=[MaxLength(MAX_NAME, _l("A name can be at most %(max)d characters."))],
         filters=[strip],
         render_kw=NO_AUTOFILL,
     )
     accused_relation = StringField(_l("Who is this person to you?"), filters=[strip])
     witness_query = StringField(
         _l("Search the directory by name"),
-        validators=[Length(max=MAX_QUERY, message=_l("Use at most %(max)d characters to search."))],
+        validators=[MaxLength(MAX_QUERY, _l("Use at most %(max)d characters to search."))],
         filters=[strip],
         render_kw={**NO_AUTOFILL, "type": "search"},
     )
     witness_pick = StringField(filters=[strip])
     witness_name = StringField(
         _l("Or type their name"),
-        validators=[Length(max=MAX_NAME, message=_l("A name can be at most %(max)d characters."))],
+        validators=[MaxLength(MAX_NAME, _l("A name can be at most %(max)d characters."))],
         filters=[strip],
         render_kw=NO_AUTOFILL,
     )
     witness_contact = StringField(
         _l("How to reach them (optional)"),
-        validators=[Length(max=MAX_SHORT, message=_l("Write at most %(max)d characters here."))],
+        validators=[MaxLength(MAX_SHORT, _l("Write at most %(max)d characters here."))],
         filters=[strip],
         render_kw=NO_AUTOFILL,
     )
@@ -286,7 +285,7 @@ class PeopleForm(StepForm):
 class WishesForm(StepForm):
     desired_outcome = TextAreaField(
         _l("What would you like to happen? (optional)"),
-        validators=[Length(max=MAX_TEXT, message=_l("Shorten this text to %(max)d characters."))],
+        validators=[MaxLength(MAX_TEXT, _l("Shorten this text to %(max)d characters."))],
         render_kw={**LONG_TEXT, "rows": 6},
     )
     attachment = FileField(_l("Add a file (optional)"))
@@ -300,16 +299,14 @@ class IdentityForm(StepForm):
     )
     name = StringField(
         _l("Your name"),
-        validators=[Length(max=MAX_NAME, message=_l("A name can be at most %(max)d characters."))],
+        validators=[MaxLength(MAX_NAME, _l("A name can be at most %(max)d characters."))],
         filters=[strip],
         render_kw={"autocomplete": "name", "spellcheck": "false"},
     )
     email = StringField(
         _l("E-mail address (optional)"),
         validators=[
-            Length(
-                max=MAX_EMAIL, message=_l("An e-mail address can be at most %(max)d characters.")
-            ),
+            MaxLength(MAX_EMAIL, _l("An e-mail address can be at most %(max)d characters.")),
             Optional(),
             Regexp(_EMAIL, message=_l("Enter an e-mail address like name@example.nl.")),
         ],
@@ -319,7 +316,7 @@ class IdentityForm(StepForm):
     phone = StringField(
         _l("Phone number (optional)"),
         validators=[
-            Length(max=MAX_PHONE, message=_l("A phone number can be at most %(max)d characters.")),
+            MaxLength(MAX_PHONE, _l("A phone number can be at most %(max)d characters.")),
             Optional(),
             Regexp(
                 _PHONE, message=_l("Enter a phone number using digits, for example 06 12345678.")
@@ -330,7 +327,7 @@ class IdentityForm(StepForm):
     )
     manager_query = StringField(
         _l("Search for your manager by name"),
-        validators=[Length(max=MAX_QUERY, message=_l("Use at most %(max)d characters to search."))],
+        validators=[MaxLength(MAX_QUERY, _l("Use at most %(max)d characters to search."))],
         filters=[strip],
         render_kw={**NO_AUTOFILL, "type": "search"},
     )

@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
-from flask_babel import format_date, format_decimal
+from flask_babel import format_number
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -28,6 +28,7 @@ from wtforms import SelectChoice
 
 from complaints import db
 from complaints.accounts.models import Role
+from complaints.cases.labels import grant_label, relation_in_own_words
 from complaints.cases.models import Disclosure, Route
 from complaints.cases.taxonomy import Taxonomy, taxonomy
 from complaints.clock import now
@@ -71,16 +72,15 @@ from complaints.intake.wording import (
     Option,
     basis_text,
     disclosure_options,
-    grant_label,
     no_handler_message,
     refusal_message,
-    relation_label,
     relation_options,
     route_infos,
 )
 from complaints.logs import get_logger
 from complaints.routing.services import NoEligibleHandler
 from complaints.settings import current_settings
+from complaints.web.dates import format_date
 from complaints.web.errors import render_error, service_unavailable
 from complaints.web.i18n import _, _l
 from complaints.web.limits import limiter
@@ -226,7 +226,7 @@ def description(draft: OpenDraft) -> Response | str:
         draft.answers["description"] = form.description.data
         return wizard.continue_from(draft, "description")
     return wizard.render_step(
-        "description", "intake/description.html", form, max_text=format_decimal(MAX_TEXT)
+        "description", "intake/description.html", form, max_text=format_number(MAX_TEXT)
     )
 
 
@@ -264,7 +264,9 @@ def people(draft: OpenDraft) -> Response | str:
         "people",
         "intake/people.html",
         form,
-        accused=[dict(a, relation_label=relation_label(a.get("relation", ""))) for a in accused],
+        accused=[
+            dict(a, relation_label=relation_in_own_words(a.get("relation", ""))) for a in accused
+        ],
         witnesses=witnesses,
         accused_search=wizard.search(session, form.accused_query),
         witness_search=wizard.search(session, form.witness_query),
@@ -544,7 +546,7 @@ def submit() -> Response | str | tuple[str, int]:
         code_groups=submission.receipt_code.split("-"),
         recipients=[(r, grant_label(r.role)) for r in submission.recipients],
         deadlines=[
-            (str(d.label), format_date(d.due_on, "long"))
+            (str(d.label), format_date(d.due_on))
             for d in deadline_views(session, workflow(), case, now())
         ],
         route_info=route_infos(workflow(), [case.route])[0],

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from complaints import db
 from complaints.accounts.login import staff_user
 from complaints.cases.attachments import UploadRejected, check_upload
+from complaints.cases.labels import relation_in_own_words
 from complaints.cases.models import Disclosure
 from complaints.cases.services import NewAttachment
 from complaints.cases.taxonomy import taxonomy
@@ -41,7 +42,7 @@ from complaints.intake.answers import LoggedIn, report_from_answers
 from complaints.intake.drafts import DraftRef, add_file, list_files, load_answers, save_answers
 from complaints.intake.forms import PeopleForm
 from complaints.intake.services import Report, ReportRefused
-from complaints.intake.wording import Option, disclosure_label, relation_label
+from complaints.intake.wording import Option, disclosure_label
 from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.i18n import _, _l, ngettext
@@ -487,7 +488,11 @@ def summary(session: Session, draft: OpenDraft, report: Report) -> list[SummaryR
         SummaryRow(
             _l("People your report is about"),
             [
-                _("%(name)s (%(relation)s)", name=p.name, relation=relation_label(p.relation))
+                _(
+                    "%(name)s (%(relation)s)",
+                    name=p.name,
+                    relation=relation_in_own_words(p.relation),
+                )
                 for p in report.accused
             ]
             or [none],

@@ -13,8 +13,8 @@ from typing import Any
 from babel.lists import format_list
 from babel.units import format_unit
 
-from complaints.cases.models import Disclosure, GrantRole, Route
-from complaints.intake.forms import RELATIONS
+from complaints.cases.labels import RELATIONS, relation_in_own_words
+from complaints.cases.models import Disclosure, Route
 from complaints.routing.services import Basis, Recipient
 from complaints.web.i18n import _, current_language
 from complaints.workflow.config import Period, RouteWorkflow, Workflow
@@ -28,18 +28,7 @@ class Option:
 
 
 def relation_options() -> list[Option]:
-    return [Option(key, relation_label(key)) for key in RELATIONS]
-
-
-def relation_label(key: str) -> str:
-    """How the accused person relates to the complainant, in words."""
-    labels = {
-        "manager": _("My manager, or a manager above me"),
-        "colleague": _("A colleague"),
-        "managed": _("Someone I manage"),
-        "other": _("Someone else, for example a client or visitor"),
-    }
-    return labels.get(key, key)
+    return [Option(key, relation_in_own_words(key)) for key in RELATIONS]
 
 
 def disclosure_options() -> list[Option]:
@@ -181,18 +170,6 @@ def period_text(period: Period) -> str:
         if count
     ]
     return format_list(parts, locale=language)
-
-
-def grant_label(role: GrantRole) -> str:
-    """The capacity in which someone receives the report."""
-    labels = {
-        GrantRole.MANAGER: _("Manager"),
-        GrantRole.CONFIDANT: _("Confidential counsellor"),
-        GrantRole.INTEGRITY_COORDINATOR: _("Integrity coordinator"),
-        GrantRole.COMMITTEE_SECRETARY: _("Complaints committee secretary"),
-        GrantRole.COMMITTEE_MEMBER: _("Complaints committee member"),
-    }
-    return labels[role]
 
 
 def basis_text(recipient: Recipient, *, place_given: bool) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, format_date, get_locale
+from flask_babel import force_locale, get_locale
 from sqlalchemy.orm import Session
 
 from complaints import clock, db
@@ -29,6 +29,7 @@ from complaints.logs import get_logger
 from complaints.notify.mailer import Mailer
 from complaints.notify.models import Notification, NotificationStatus
 from complaints.settings import Settings, current_settings
+from complaints.web.dates import format_date
 from complaints.web.i18n import _
 
 _PLAIN = (str, int, bool)
@@ -221,7 +222,7 @@ def _compose(kind: str, values: dict[str, Any]) -> tuple[str, str]:
         ]
         acknowledge_by = values.get("acknowledge_by")
         if isinstance(acknowledge_by, date):
-            when = format_date(acknowledge_by, "long")
+            when = format_date(acknowledge_by)
             read_it = _("Please confirm receipt by %(date)s. Log in to read it:", date=when)
         paragraphs.append(f"{read_it}\n{login_url}")
     elif kind == "case_message":
@@ -261,7 +262,7 @@ def _deadline_reminder(
     language = locale.language if locale is not None else "nl"
     deadline = values.get(f"deadline_{language}") or values.get("deadline_nl", "")
     due_by = values["due_by"]
-    when = format_date(due_by, "long") if isinstance(due_by, date) else str(due_by)
+    when = format_date(due_by) if isinstance(due_by, date) else str(due_by)
     if values.get("overdue"):
         subject = _("Time limit passed in report %(reference)s", reference=reference)
         text = _(
@@ -291,7 +292,7 @@ def _retention_reminder(
     language = locale.language if locale is not None else "nl"
     rule = values.get(f"rule_{language}") or values.get("rule_nl", "")
     due_by = values["due_by"]
-    when = format_date(due_by, "long") if isinstance(due_by, date) else str(due_by)
+    when = format_date(due_by) if isinstance(due_by, date) else str(due_by)
     if values.get("action") == "redact":
         subject = _("Report %(reference)s will be partly erased", reference=reference)
         text = _(

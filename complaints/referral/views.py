@@ -24,6 +24,7 @@ from complaints import db
 from complaints.accounts.login import roles_required, staff_user
 from complaints.accounts.models import Role
 from complaints.audit.services import Actor
+from complaints.cases.labels import grant_label
 from complaints.cases.models import Case, Disclosure, Route
 from complaints.cases.services import CaseContent, CaseNotFound
 from complaints.cases.taxonomy import taxonomy
@@ -40,7 +41,6 @@ from complaints.intake.services import AccusedPerson, Identity, Report, ReportRe
 from complaints.intake.wording import (
     Option,
     disclosure_options,
-    grant_label,
     route_infos,
 )
 from complaints.logs import get_logger

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from complaints.retention.models import REASON_LENGTH
 from complaints.retention.register import MAX_HORIZON_DAYS
 from complaints.retention.sweep import DEFAULT_PLAN_DAYS
+from complaints.web.forms import MaxLength
 from complaints.web.i18n import _l
 
 # What a date input sends, and what someone types where the browser shows a plain text box.
@@ -30,7 +31,7 @@ class HoldForm(FlaskForm):
         _l("Reason for the hold"),
         validators=[
             DataRequired(_l("Give the reason for the hold.")),
-            Length(max=REASON_LENGTH, message=REASON_TOO_LONG),
+            MaxLength(REASON_LENGTH, REASON_TOO_LONG),
         ],
         render_kw={"rows": "3", "maxlength": str(REASON_LENGTH)},
     )
@@ -52,7 +53,7 @@ class ExtendForm(FlaskForm):
         _l("Reason for keeping the case longer"),
         validators=[
             DataRequired(_l("Give the reason for keeping the case longer.")),
-            Length(max=REASON_LENGTH, message=REASON_TOO_LONG),
+            MaxLength(REASON_LENGTH, REASON_TOO_LONG),
         ],
         render_kw={"rows": "3", "maxlength": str(REASON_LENGTH)},
     )

@@ -84,6 +84,43 @@ def ledger_action_label(action: str) -> str:
     }.get(action, action)
 
 
+def record_kind_label(kind: str) -> str:
+    """A kind of record a ledger row counts (a table, or a field a redaction cleared), in
+    words; the CSV keeps the keys themselves. An unknown kind is shown as it is."""
+    return {
+        "cases": _("Cases"),
+        "key_slots": _("Key slots"),
+        "key_slots_under_epoch_key": _("Key slots under an epoch key"),
+        "case_parties": _("People named"),
+        "case_events": _("History entries"),
+        "deadlines": _("Time limits"),
+        "attachments": _("Files"),
+        "messages": _("Messages"),
+        "consents": _("Consents"),
+        "case_notes": _("Notes"),
+        "case_documents": _("Documents and letters"),
+        "case_access_grants": _("Access grants"),
+        "complainant_sessions": _("Mailbox sessions"),
+        "retention_holds": _("Legal holds"),
+        "retention_extensions": _("Retention extensions"),
+        "retention_reminders": _("Retention reminders"),
+        "notifications": _("E-mails"),
+        "intake_drafts": _("Unsent drafts"),
+        "intake_draft_attachments": _("Files of unsent drafts"),
+        "staff_sessions": _("Staff sessions"),
+        "audit_events": _("Audit events"),
+        "keks": _("Key-encryption keys"),
+        "epoch_keys": _("Epoch keys"),
+        "complainant": _("Who filed"),
+        "receipt": _("Receipt code index"),
+        "description": _("Description"),
+        "incident": _("When and where"),
+        "desired_outcome": _("Desired outcome"),
+        "remarks": _("Remarks with steps"),
+        "consent_details": _("Consent details"),
+    }.get(kind, kind)
+
+
 def category_label(category: str) -> str:
     policy = retention_policy()
     for info in policy.categories.values():
@@ -116,6 +153,7 @@ def _helpers() -> dict[str, object]:
         "rule_label": _rule_label,
         "period_text": period_text,
         "records_text": records_text,
+        "record_kind_label": record_kind_label,
     }
 
 

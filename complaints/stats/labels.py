@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from flask import g
 
 from complaints import db
-from complaints.cases.models import Disclosure, Route
+from complaints.cases.labels import disclosure_label
+from complaints.cases.models import Route
 from complaints.cases.taxonomy import taxonomy
 from complaints.directory.models import OrgUnit
 from complaints.web.i18n import _
@@ -66,11 +67,7 @@ def label(dimension: str, key: str) -> str:
                 return str(flow.outcomes[key])
         return key
     if dimension == "disclosure":
-        return {
-            Disclosure.ANONYMOUS.value: _("Anonymous"),
-            Disclosure.CONFIDENTIAL.value: _("Confidential"),
-            Disclosure.NAMED.value: _("Named"),
-        }.get(key, key)
+        return disclosure_label(key)
     if dimension == "organisation":
         return _organisation_names().get(key, key)
     if dimension == "quarter":

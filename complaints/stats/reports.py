@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import HiddenField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Regexp
 
 from complaints import db
 from complaints.accounts.login import roles_required, staff_user
@@ -36,6 +36,7 @@ from complaints.stats.tables import (
     median_days,
     protected_table,
 )
+from complaints.web.forms import MaxLength
 from complaints.web.i18n import _, _l
 
 bp = Blueprint("stats_reports", __name__, template_folder="templates")
@@ -276,9 +277,9 @@ class TokenForm(FlaskForm):
         _l("Name of the key"),
         validators=[
             DataRequired(_l("Give the key a name, for example the script that will use it.")),
-            Length(
-                max=tokens.LABEL_LENGTH,
-                message=_l("A name has at most %(max)s characters.", max=tokens.LABEL_LENGTH),
+            MaxLength(
+                tokens.LABEL_LENGTH,
+                _l("A name has at most %(max)s characters.", max=tokens.LABEL_LENGTH),
             ),
         ],
         render_kw={"autocomplete": "off", "maxlength": str(tokens.LABEL_LENGTH)},

@@ -10,6 +10,8 @@ import flask_babel
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext
 
+from complaints.web import dates
+
 LANGUAGES = {"nl": "Nederlands", "en": "English"}
 LANGUAGE_COOKIE = "taal"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -62,3 +64,4 @@ def init_app(app: Flask, default_locale: str) -> None:
         return chosen if chosen in LANGUAGES else default_locale
 
     Babel(app, locale_selector=select_locale)
+    dates.init_app(app)

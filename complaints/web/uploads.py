@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from flask_babel import format_decimal
+from flask_babel import format_number
 
 from complaints.cases.attachments import DOCX, JPEG, ODT, PDF, PNG, TEXT
 from complaints.web.i18n import _
@@ -18,10 +18,10 @@ SHOWN_NAME_LENGTH = 80
 def size_text(size: int) -> str:
     """A file size for people: "812 bytes", "14 kB", "2.5 MB"."""
     if size < 1024:
-        return _("%(size)s bytes", size=format_decimal(size))
+        return _("%(size)s bytes", size=format_number(size))
     if size < 1024 * 1024:
-        return _("%(size)s kB", size=format_decimal(round(size / 1024)))
-    return _("%(size)s MB", size=format_decimal(round(size / (1024 * 1024), 1)))
+        return _("%(size)s kB", size=format_number(round(size / 1024)))
+    return _("%(size)s MB", size=format_number(round(size / (1024 * 1024), 1)))
 
 
 def shown_name(filename: str) -> str:

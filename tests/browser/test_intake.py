@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 
+from complaints.cases.labels import grant_label
 from complaints.cases.models import Case, CaseAccessGrant, GrantRole, Route
 from complaints.intake.services import MAX_TEXT
-from complaints.intake.wording import grant_label
 from complaints.web.i18n import LANGUAGE_COOKIE
 from complaints.workflow.config import workflow
 from tests.browser.conftest import Axe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 import uuid
 
@@ -29,7 +30,7 @@ from complaints.cases.services import NewAttachment
 from complaints.crypto.services import case_cipher, keystore
 from complaints.directory.models import Person
 from complaints.followup.services import post_message
-from complaints.intake.services import Witness
+from complaints.intake.services import AccusedPerson, Witness
 from complaints.workflow.config import workflow
 from tests.casework import (
     ACCUSED,
@@ -74,6 +75,11 @@ def audit(app: Flask, action: str) -> list[AuditEvent]:
         )
 
 
+def without_tags(text: str) -> str:
+    """The page's text as read: tags gone, entities decoded, spaces collapsed."""
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
 def without_tokens(text: str) -> str:
     return re.sub(r'value="[^"]*"', 'value=""', text)
 
@@ -91,6 +97,65 @@ def open_mailbox(app: Flask, code: str) -> str:
 
 
 # What the page shows ---------------------------------------------------------------------------
+
+
+def test_the_accused_persons_relation_is_shown_in_the_pages_language(
+    app: Flask, people: dict[str, Person], clock: Clock, confidant: StaffLogin
+) -> None:
+    """The form stores a relation as a value ("colleague"); a counsellor filing for someone may
+    type one in words. The page names a value in its language and shows typed words as typed."""
+    accused = (
+        AccusedPerson("Lotte Bakker", "colleague", people[ACCUSED].id),
+        AccusedPerson("Aylin Demir", "manager", people["a.demir@bzk.example"].id),
+        AccusedPerson("Daan Smit", "buurman van kantoor"),
+    )
+    with app_session(app) as session:
+        case_id, _reference, _code = file_case(session, people, clock(), accused=accused)
+    client = logged_in(app, confidant, clock())
+    english = without_tags(html(client.get(case_url(case_id))))
+    client.set_cookie("taal", "nl")
+    dutch = without_tags(html(client.get(case_url(case_id))))
+    assert "Lotte Bakker – collega" in dutch
+    assert "Aylin Demir – leidinggevende van de melder" in dutch
+    assert "Daan Smit – buurman van kantoor" in dutch
+    assert "Lotte Bakker – colleague" in english
+    assert "Aylin Demir – the complainant's manager" in english
+    # Control: the stored value, which the page used to show as it is, is not on the Dutch page.
+    assert "– colleague" not in dutch
+    assert "– manager" not in dutch
+
+
+STATE_SHOWN = re.compile(r'<dd data-state="(\w+)">(.*?)</dd>', re.S)
+# How the page wrote a final state before: its name, and then that it was closed.
+OLD_STATE = '{{ state_label }}{% if not is_open %} ({{ _("closed") }}){% endif %}'
+
+
+@pytest.mark.parametrize(("state", "shown"), [("closed", "Gesloten"), ("withdrawn", "Ingetrokken")])
+def test_a_final_state_is_named_once(
+    app: Flask,
+    people: dict[str, Person],
+    clock: Clock,
+    confidant: StaffLogin,
+    state: str,
+    shown: str,
+) -> None:
+    with app_session(app) as session:
+        case_id, _reference, _code = file_case(session, people, clock())
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.state = state  # the steps that lead here are tests/casework/test_steps.py's
+    client = logged_in(app, confidant, clock())
+    client.set_cookie("taal", "nl")
+    found = STATE_SHOWN.findall(html(client.get(case_url(case_id))))
+    assert found == [(state, shown)]
+    # Control: the old fragment, which named the state and then "closed" again ("Gesloten
+    # (gesloten)"; its Dutch word is gone with it), is not what the check accepts.
+    assert old_state(app, shown) == f"{shown} (closed)" != shown
+
+
+def old_state(app: Flask, label: str) -> str:
+    with app.test_request_context("/"):
+        return app.jinja_env.from_string(OLD_STATE).render(state_label=label, is_open=False)
 
 
 @pytest.mark.parametrize("disclosure", list(Disclosure))
@@ -160,7 +225,7 @@ def test_consents_show_whether_they_were_given(
         session.add(Consent(case_id=case_id, kind=ConsentKind.REFERRAL, given_at=clock()))
     text = html(logged_in(app, confidant, clock()).get(case_url(case_id)))
     assert 'data-consent="referral" data-given="yes"' in text
-    assert "given on March 2, 2026" in text
+    assert "given on 2 March 2026" in text
     assert 'data-consent="share_identity" data-given="no"' in text
 
 

@@ -28,6 +28,7 @@ from complaints.directory.models import Person
 from complaints.intake.services import AccusedPerson
 from complaints.notify.models import Notification
 from complaints.stats.models import StatEvent
+from tests.casework.test_case_view import STATE_SHOWN, old_state
 from tests.committee import (
     ACCUSED,
     AMRANI,
@@ -185,6 +186,20 @@ def test_the_secretary_sees_the_committee_page(
     opened = audit(app, "case.open")
     assert opened[-1].outcome is AuditOutcome.SUCCESS
     assert opened[-1].object_id == str(complaint.case_id)
+
+
+def test_a_closed_complaint_names_its_state_once(
+    app: Flask, secretary: FlaskClient, complaint: Complaint
+) -> None:
+    with app_session(app) as session:
+        case = session.get(Case, complaint.case_id)
+        assert case is not None
+        case.state = "closed"  # the way there is test_services.py's
+    secretary.set_cookie("taal", "nl")
+    found = STATE_SHOWN.findall(html(secretary.get(url(complaint))))
+    assert found == [("closed", "Gesloten")]
+    # Control: the old fragment ("Gesloten (gesloten)") is not what the check accepts.
+    assert old_state(app, "Gesloten") == "Gesloten (closed)"
 
 
 def test_others_get_a_404_even_with_a_grant_on_the_same_case(
@@ -532,7 +547,7 @@ def test_a_member_records_a_hearing_report(
     assert response.status_code == 303
     [document] = documents(app, complaint, DocumentKind.HEARING_REPORT)
     page = html(secretary.get(url(complaint)))
-    assert "Hearing of The person complained about on March 20, 2026" in page
+    assert "Hearing of The person complained about on 20 March 2026" in page
     assert HEARING_TEXT in page
     assert "Recorded by Annemiek Kok" in page
     [added] = audit(app, "committee.document_added")
@@ -792,8 +807,8 @@ def test_the_acknowledgement_names_the_committee_and_the_deadlines(
     assert "Sanne de Vries" in letter
     assert complaint.reference in letter
     assert "The committee will then advise the competent authority, your employer" in letter
-    assert "Decision on the complaint: by May 11, 2026" in letter
-    assert "Decision on admissibility: by March 16, 2026" in letter
+    assert "Decision on the complaint: by 11 May 2026" in letter
+    assert "Decision on admissibility: by 16 March 2026" in letter
     [generated] = audit(app, "committee.letter_generated")
     assert generated.details["template"] == "acknowledgement"
     [downloaded] = audit(app, "committee.letter_downloaded")
@@ -836,7 +851,7 @@ def test_the_extension_notice_gives_the_new_date(
     assert write_letter(secretary, complaint, "extension", new_date="2026-06-08").status_code == 303
     [link] = letter_links(secretary, complaint)
     letter = html(secretary.get(link))
-    assert "no later than June 8, 2026" in letter
+    assert "no later than 8 June 2026" in letter
     assert "9:11" in letter
 
 

@@ -131,9 +131,9 @@ def test_dates_shown_to_the_complainant_are_amsterdam_dates(
     client = committed_app.test_client()
     client.set_cookie("taal", "en")
     mailbox = plain(open_with_receipt(client, filed.code))
-    assert "<dt>Sent on</dt><dd>March 29, 2026</dd>" in mailbox
-    assert "March 28, 2026" not in mailbox
-    assert '<time datetime="2026-04-05">April 5, 2026</time>' in mailbox
+    assert "<dt>Sent on</dt><dd>29 March 2026</dd>" in mailbox
+    assert "28 March 2026" not in mailbox
+    assert '<time datetime="2026-04-05">5 April 2026</time>' in mailbox
 
 
 @pytest.mark.parametrize(

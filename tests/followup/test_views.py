@@ -141,7 +141,7 @@ def test_a_report_opens_with_its_code_typed_loosely(
     assert "Confidential counsellor" in text
     # The acknowledge deadline, its due date (7 days from 2 March) and its status in words.
     assert "Confirm receipt" in text
-    assert '<time datetime="2026-03-09">March 9, 2026</time>' in text
+    assert '<time datetime="2026-03-09">9 March 2026</time>' in text
     assert 'data-status="open"' in text
     assert "Still open" in text
     opened = [e for e in audit_events(app) if e.action == "followup.opened"]
@@ -438,7 +438,7 @@ def test_a_photo_is_added_and_a_disguised_program_refused(
     text = html(client.get(MAILBOX))
     assert "foto van de muur.png" in text
     assert "home/me" not in text
-    assert "added by you on March 2, 2026" in text
+    assert "added by you on 2 March 2026" in text
     with app_session(app) as session:
         row = session.scalars(sa.select(Attachment)).one()
         assert row.added_by is AuthorKind.COMPLAINANT
@@ -506,7 +506,7 @@ def test_consents_can_be_given_and_withdrawn_and_history_is_kept(
     assert given.status_code == 303
     page = client.get(MAILBOX)
     assert consent_states(page) == {"referral": "yes", "share_identity": "no"}
-    assert "You gave this consent on March 2, 2026." in html(page)
+    assert "You gave this consent on 2 March 2026." in html(page)
     clock.advance(minutes=5)
     post_from(client, page, "/opvolgen/melding/toestemming", kind="referral", decision="withdraw")
     page = client.get(MAILBOX)

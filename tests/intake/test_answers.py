@@ -52,7 +52,7 @@ def test_all_answers_go_into_the_report(app: Flask) -> None:
     assert report.manager_person_id == 4
     assert report.identity is not None
     assert report.identity.email == "lotte@example.org"
-    assert report.when == "from November 2, 2026 to November 20, 2026; still going on; on Mondays"
+    assert report.when == "from 2 November 2026 to 20 November 2026; still going on; on Mondays"
 
 
 def test_the_logged_in_employee_is_the_filer_only_under_their_own_name(app: Flask) -> None:
@@ -88,4 +88,4 @@ def test_missing_answers_give_the_defaults() -> None:
 def test_one_day_is_written_once(app: Flask) -> None:
     with app.app_context(), force_locale("en"):
         text = when_text({"date_from": "2026-11-02", "date_to": "2026-11-02"})
-    assert text == "November 2, 2026"
+    assert text == "2 November 2026"

@@ -264,7 +264,7 @@ def test_a_named_report_goes_to_the_manager_named(
         assert len(parties) == 1
         deadline = session.scalars(sa.select(Deadline)).one()
     assert deadline.due_on.isoformat() in {"2026-03-09"}
-    assert "Confirm receipt: by March 9, 2026 at the latest" in text(done)
+    assert "Confirm receipt: by 9 March 2026 at the latest" in text(done)
     # The draft is gone, and so is the browser's key to it.
     with app_session(app) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(IntakeDraft)) == 0
@@ -547,7 +547,7 @@ def test_a_validation_error_keeps_everything_typed(
         "/melden/beschrijving", {"action": "continue", "description": long_text}
     )
     assert response.status_code == 200
-    assert "Shorten it to 20000 characters" in text(response)
+    assert "Shorten it to 20,000 characters" in text(response)
     assert long_text in html.unescape(response.get_data(as_text=True))
     assert "maxlength" not in re.search(r"<textarea[^>]*>", response.get_data(as_text=True)).group(
         0

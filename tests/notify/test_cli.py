@@ -48,7 +48,7 @@ def test_send_delivers_what_waited_for_the_server_and_only_once(
     [received] = mail_server.received
     assert received.rcpt_tos == ["i.hoekstra@bzk.example"]
     assert submission.case.reference in received.message["Subject"]
-    assert "Please confirm receipt by March 9, 2026." in body(received)
+    assert "Please confirm receipt by 9 March 2026." in body(received)
     [sent] = notifications(mail_app)
     assert (sent.status, sent.attempts, sent.sent_at, sent.last_error) == (
         NotificationStatus.SENT,

@@ -127,7 +127,7 @@ def test_a_new_case_is_announced_to_its_handler(
     assert "9 maart 2026" in dutch
     assert "March" not in dutch
     assert reference in english
-    assert "Please confirm receipt by March 9, 2026." in english
+    assert "Please confirm receipt by 9 March 2026." in english
     for part in (dutch, english):
         assert f"{PUBLIC_URL}/aanmelden" in part
     with mail_app.app_context(), force_locale("nl"):

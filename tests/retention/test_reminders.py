@@ -120,7 +120,7 @@ def test_the_email_says_reference_rule_and_day_and_nothing_else(
         assert made.reference in subject
         assert "will be partly erased" in subject
         assert "2 maart 2027" in text
-        assert "March 2, 2027" in text
+        assert "2 March 2027" in text
         assert "Integriteitsmeldingen: melder en berichten verwijderen" in text
         assert "Integrity reports: remove the reporter and the messages" in text
         assert "/aanmelden" in text

@@ -153,7 +153,7 @@ def test_the_plan_shows_what_falls_due_and_nothing_of_the_case(
     assert page.status_code == 200
     assert f'data-reference="{world.due_reference}" data-rule="confidant-closed"' in text
     assert "Closed confidential counsellor files" in text
-    assert "March 20, 2026" in text
+    assert "20 March 2026" in text
     assert world.later_reference not in text
     assert_no_content(text)
     # A longer horizon shows the later case too; nonsense is ignored.
@@ -209,7 +209,7 @@ def test_the_privacy_officer_places_and_lifts_a_hold(
     # The plan now shows the held case, with its end, whatever the horizon.
     plan = html(client.get("/privacy?dagen=0"))
     assert world.later_reference in plan
-    assert "On hold until December 31, 2027" in plan
+    assert "On hold until 31 December 2027" in plan
     assert rows_of(client.get("/privacy/plan.csv?dagen=0"))[1][-2:] == ["yes", "2027-12-31"]
 
     response = client.post(

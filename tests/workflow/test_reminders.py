@@ -111,7 +111,7 @@ def test_reminders_before_and_after_the_day_once_each(
         assert f"Time limit approaching in report {reference}" in mail.message["Subject"]
         body = text(mail)
         assert "The time limit “Confirm receipt” in report" in body
-        assert "is due on March 9, 2026." in body
+        assert "is due on 9 March 2026." in body
         assert "Ontvangst bevestigen" in body  # the Dutch part names it in Dutch
         assert "kleineert" not in body  # nothing of the complaint itself
         assert "Bakker" not in body
@@ -130,7 +130,7 @@ def test_reminders_before_and_after_the_day_once_each(
     overdue = reminders(mail_server)[2:]
     assert recipients(overdue) == SECRETARIES
     assert all(f"Time limit passed in report {reference}" in m.message["Subject"] for m in overdue)
-    assert "was due on March 9, 2026 and has not been met." in text(overdue[0])
+    assert "was due on 9 March 2026 and has not been met." in text(overdue[0])
     assert remind(mail_app).output == line("2026-03-10", overdue=1, due=0)
 
     # --as-of counts from another day: the admissibility decision is due on the 16th.
@@ -200,8 +200,8 @@ def test_a_moved_due_day_is_reminded_again_and_a_resumed_one_is_reminded_at_all(
         "2026-06-06", overdue=2, due=1, reminded_overdue=1, reminded_due=1, sent=4
     )
     bodies = [text(mail) for mail in reminders(mail_server)[-4:]]
-    assert sum("is due on June 8, 2026." in body for body in bodies) == 2
-    assert sum("was due on May 31, 2026 and has not been met." in body for body in bodies) == 2
+    assert sum("is due on 8 June 2026." in body for body in bodies) == 2
+    assert sum("was due on 31 May 2026 and has not been met." in body for body in bodies) == 2
 
 
 def test_with_the_mail_server_down_it_says_the_reminders_wait_and_notify_send_sends_them(
