@@ -64,6 +64,8 @@ from complaints.followup.services import (
 )
 from complaints.intake.services import complainant_index
 from complaints.referral.services import issue_referral_code, referral_notices
+from complaints.routing.readers import readers
+from complaints.routing.wording import who_can_read
 from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.errors import render_error
@@ -269,7 +271,8 @@ def _consent_texts() -> dict[ConsentKind, tuple[str, str]]:
 def _disclosure_label(disclosure: Disclosure) -> str:
     return {
         Disclosure.ANONYMOUS: _("Anonymously"),
-        Disclosure.CONFIDENTIAL: _("Confidentially: only the handler knows who you are"),
+        # Who learns the name differs per route: the page's "who can read it" list says.
+        Disclosure.CONFIDENTIAL: _("Confidentially"),
         Disclosure.NAMED: _("Under your own name"),
     }[disclosure]
 
@@ -303,6 +306,7 @@ def _render_mailbox(
         state_text=state.public if state else _("Your report is being handled."),
         category=category.label if category else None,
         disclosure=_disclosure_label(case.disclosure),
+        who_reads=who_can_read(readers(workflow(), case.route, case.disclosure)),
         message_form=message_form or MessageForm(formdata=None),
         files_form=files_form or FilesForm(formdata=None),
         consent_texts=_consent_texts(),
