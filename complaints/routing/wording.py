@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from babel.lists import format_list
+
 from complaints.cases.models import Disclosure, GrantRole
 from complaints.routing.readers import Readers
-from complaints.web.i18n import _
+from complaints.web.i18n import _, current_language
 
 
 @dataclass(frozen=True)
@@ -200,35 +202,42 @@ def disclosure_summary(disclosure: Disclosure, per_route: Sequence[Readers]) -> 
             ),
         ),
     }
+    differing = {
+        "not_possible": [r for r in per_route if not r.accepted],
+        "kept": [r for r in per_route if r.accepted and r.name_kept_without_consent],
+        "copy_with_name": [r for r in per_route if r.accepted and r.copy_with_name],
+        "copy_without_name": [
+            r for r in per_route if r.accepted and r.copy_step is not None and not r.copy_with_name
+        ],
+    }
     statements = [general[disclosure]]
-    for readers in per_route:
-        route = str(readers.route_label)
-        if not readers.accepted:
-            text = _(
-                "%(route)s: not possible anonymously, because the person you complain about "
-                "must be able to respond, and is therefore told who complains.",
-                route=route,
-            )
-            statements.append(Statement("not_possible", readers.route.value, text))
+    for about, routes in differing.items():
+        if not routes:
             continue
-        if readers.copy_with_name:
-            text = _(
-                "%(route)s: the person you complain about receives a copy of your complaint, "
-                "with your name.",
-                route=route,
-            )
-            statements.append(Statement("copy", readers.route.value, text))
-        elif readers.copy_step is not None:
-            text = _(
-                "%(route)s: the person you complain about receives a copy of your complaint, "
-                "without your name.",
-                route=route,
-            )
-            statements.append(Statement("copy", readers.route.value, text))
-        if readers.name_kept_without_consent:
-            text = _(
-                "%(route)s: your name is not passed on without your consent.",
-                route=route,
-            )
-            statements.append(Statement("kept", readers.route.value, text))
+        # "Leidinggevende, Vertrouwenspersoon en Integriteitscoördinator: ..."
+        names = format_list([str(r.route_label) for r in routes], locale=current_language())
+        detail = " ".join(r.route.value for r in routes)
+        statements.append(Statement(about, detail, _route_difference(about, names)))
     return statements
+
+
+def _route_difference(about: str, routes: str) -> str:
+    texts = {
+        "not_possible": _(
+            "%(routes)s: not possible anonymously, because the person you complain about must "
+            "be able to respond, and is therefore told who complains.",
+            routes=routes,
+        ),
+        "kept": _("%(routes)s: your name is not passed on without your consent.", routes=routes),
+        "copy_with_name": _(
+            "%(routes)s: the person you complain about receives a copy of your complaint, with "
+            "your name.",
+            routes=routes,
+        ),
+        "copy_without_name": _(
+            "%(routes)s: the person you complain about receives a copy of your complaint, "
+            "without your name.",
+            routes=routes,
+        ),
+    }
+    return texts[about]
