@@ -122,8 +122,7 @@ def start() -> str:
         routes=route_infos(flow, list(Route)),
         readers_by_route={r.value: who_can_read(readers(flow, r, None)) for r in Route},
         disclosure_summaries={
-            d.value: disclosure_summary(d, [readers(flow, r, d) for r in Route])
-            for d in Disclosure
+            d.value: disclosure_summary(d, [readers(flow, r, d) for r in Route]) for d in Disclosure
         },
         hours=current_settings().draft_lifetime_hours,
     )

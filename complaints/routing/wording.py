@@ -117,39 +117,43 @@ def _name(readers: Readers) -> Statement:
 
 
 def _copy(readers: Readers) -> Statement:
+    """The copy the committee sends (``copy_for_accused`` letter): what was written and the
+    documents, never the contact details or the witnesses named; the name as configured."""
     step = str(readers.copy_step)
     if readers.copy_with_name is None:
-        return Statement(
-            "copy",
+        detail, text = (
             "unknown",
             _(
                 "Once your complaint reaches the step “%(step)s”, the person you complain about "
-                "receives a copy of it and of the documents you sent with it, so that they can "
+                "receives a copy of what you wrote and of the documents you sent with it, without "
+                "your contact details or the witnesses you named, so that they can respond "
+                "(General Administrative Law Act, article 9:9).",
+                step=step,
+            ),
+        )
+    elif readers.copy_with_name:
+        detail, text = (
+            "with_name",
+            _(
+                "Once your complaint reaches the step “%(step)s”, the person you complain about "
+                "receives a copy of what you wrote and of the documents you sent with it, with "
+                "your name but without your contact details or the witnesses you named, so that "
+                "they can respond (General Administrative Law Act, article 9:9).",
+                step=step,
+            ),
+        )
+    else:
+        detail, text = (
+            "without_name",
+            _(
+                "Once your complaint reaches the step “%(step)s”, the person you complain about "
+                "receives a copy of what you wrote and of the documents you sent with it, without "
+                "your name, your contact details or the witnesses you named, so that they can "
                 "respond (General Administrative Law Act, article 9:9).",
                 step=step,
             ),
         )
-    if readers.copy_with_name:
-        return Statement(
-            "copy",
-            "with_name",
-            _(
-                "Once your complaint reaches the step “%(step)s”, the person you complain about "
-                "receives a copy of it, with your name and the documents you sent with it, so "
-                "that they can respond (General Administrative Law Act, article 9:9).",
-                step=step,
-            ),
-        )
-    return Statement(
-        "copy",
-        "without_name",
-        _(
-            "Once your complaint reaches the step “%(step)s”, the person you complain about "
-            "receives a copy of it and of the documents you sent with it, without your name, so "
-            "that they can respond (General Administrative Law Act, article 9:9).",
-            step=step,
-        ),
-    )
+    return Statement("copy", detail, text)
 
 
 def _referral(disclosure: Disclosure | None) -> Statement:

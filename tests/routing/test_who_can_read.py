@@ -4,11 +4,13 @@ Every route × disclosure level is filed through ``tests.factories.file_report``
 then gets is read back, not taken from the rules: the grants (with a committee member assigned
 by the secretary, and the manager route's walk past a manager who is named), whether each
 reader's opened case carries the name, the consents the mailbox asks for, and the copy of the
-complaint the person complained about receives (Awb 9:9, see ``STATUTE_COPY``). From that the
-expected statements are worded (``who_can_read`` of the observed facts) and held against the
-lists on ``/melden``, the route step, the review page, the receipt page and the mailbox, in
-Dutch and in English. The controls show that the same comparison catches the old committee
-sentence and a rule that forgets the copy, the members or the manager's manager.
+complaint the secretary can write for the person complained about (Awb 9:9: from which state
+on, and whether it names who filed it; ``STATUTE_COPY`` holds the shipped rule to the law).
+From that the expected statements are worded (``who_can_read`` of the observed facts) and held
+against the lists on ``/melden``, the route step, the review page, the receipt page and the
+mailbox, in Dutch and in English. The controls show that the same comparison catches the old
+committee sentence, and rules that forget the copy, its name, the members, the manager above,
+the kept name or the referral.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from werkzeug.test import TestResponse
 from complaints.audit.services import Actor
 from complaints.cases.models import CaseAccessGrant, ConsentKind, Disclosure, Route
 from complaints.cases.services import open_case
-from complaints.committee.services import assign_member, open_committee_case
+from complaints.committee.services import (
+    CommitteeRefused,
+    LetterKind,
+    assign_member,
+    generate_letter,
+    open_committee_case,
+    open_letter,
+)
 from complaints.crypto.services import indexer, keystore
 from complaints.directory.models import Person
 from complaints.intake.services import AccusedPerson, ReportRefused
@@ -36,8 +45,17 @@ from complaints.routing.readers import Readers
 from complaints.routing.readers import readers as readers_of
 from complaints.routing.wording import Statement, disclosure_summary, who_can_read
 from complaints.workflow.config import Workflow, workflow
+from tests.committee import advance, opened
 from tests.conftest import Clock, app_session
-from tests.factories import FILER, Filed, csrf_token, file_report, import_demo_directory, unit
+from tests.factories import (
+    FILER,
+    FILER_PHONE,
+    Filed,
+    csrf_token,
+    file_report,
+    import_demo_directory,
+    unit,
+)
 from tests.intake.test_views import Browser, answer, begin, choose_manager, send
 
 MANAGER = "a.demir@bzk.example"  # Sanne de Vries's manager; above her: Henk Jansen
@@ -127,6 +145,7 @@ def observe(
                 file_report(session, now, route=route, disclosure=level, category="bullying")
             return Observed(Readers(route, label, level, accepted=False), None)
         filed = file_report(session, now, route=route, disclosure=level, category="bullying")
+        copy: tuple[str, bool] | None = None  # only the committee writes a copy (Awb 9:9)
         if route is Route.COMMITTEE:
             committee = open_committee_case(
                 session,
@@ -146,6 +165,7 @@ def observe(
                 person_id=people[MEMBER].id,
                 now=now,
             )
+            copy = _copy_for_accused(session, people, filed, now)
         grants = list(
             session.scalars(
                 sa.select(CaseAccessGrant)
@@ -162,7 +182,10 @@ def observe(
         assert len(sees_name) == 1, "some readers see the name and others do not"
         next_up = route is Route.MANAGER and _manager_named_goes_up(session, people, now)
     consents = _consents_in_mailbox(app, filed.code)
-    copy = STATUTE_COPY.get(route)
+    # The shipped workflow does what the statute asks.
+    statute = STATUTE_COPY.get(route)
+    assert (copy[0] if copy else None) == (statute[0] if statute else None)
+    assert (copy[1] if copy else None) == ((level in statute[1]) if statute else None)
     with app.app_context():
         copy_step = workflow()[route].states[copy[0]].label if copy else None
     return Observed(
@@ -176,10 +199,40 @@ def observe(
             name_kept_without_consent=ConsentKind.SHARE_IDENTITY in consents,
             referral_with_consent=ConsentKind.REFERRAL in consents,
             copy_step=copy_step,
-            copy_with_name=level in copy[1] if copy else None,
+            copy_with_name=copy[1] if copy else None,
         ),
         filed,
     )
+
+
+def _copy_for_accused(
+    session: sa.orm.Session, people: dict[str, Person], filed: Filed, now: datetime
+) -> tuple[str, bool]:
+    """Walk the complaint on until the secretary can write the copy for the person complained
+    about; the state it became possible in, and whether it names who filed it."""
+    secretary, filer = people[SECRETARY], people[FILER]
+    for step in ("acknowledge", "accept", "start_hearing"):
+        committee = opened(session, filed.case_id, secretary, now)
+        try:
+            letter = generate_letter(
+                session,
+                keystore(),
+                workflow(),
+                committee,
+                kind=LetterKind.COPY_FOR_ACCUSED,
+                language="nl",
+                now=now,
+            )
+        except CommitteeRefused as refused:
+            not_yet = refused.reason
+        else:
+            text = open_letter(session, keystore(), committee, letter_id=letter.id, now=now).html
+            assert filer.email not in text  # never the contact details
+            assert FILER_PHONE not in text
+            return committee.case.state, filer.name in text
+        assert not_yet == "copy_not_yet"
+        advance(session, filed.case_id, secretary, now, step)
+    raise AssertionError("the copy for the person complained about was never possible")
 
 
 def _sees_name(
