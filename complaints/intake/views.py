@@ -386,7 +386,7 @@ def identity(draft: OpenDraft) -> Response | str:
         "identity",
         "intake/identity.html",
         form,
-        disclosures=disclosure_options(),
+        disclosures=disclosure_options(workflow()),
         logged_in_as=me.name if me is not None else None,
         manager=manager,
         manager_search=wizard.search(session, form.manager_query),

@@ -12,9 +12,11 @@ from typing import Any
 
 from complaints.cases.models import Disclosure, GrantRole, Route
 from complaints.intake.forms import RELATIONS
+from complaints.routing.readers import readers
 from complaints.routing.services import Basis, Recipient
+from complaints.routing.wording import disclosure_summary
 from complaints.web.i18n import _
-from complaints.workflow.config import Period, RouteWorkflow, Workflow
+from complaints.workflow.config import Period, RouteWorkflow, Workflow, workflow
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,15 @@ def relation_label(key: str) -> str:
     return labels.get(key, key)
 
 
-def disclosure_options() -> list[Option]:
-    """The three ways to report, each with what it means."""
+def disclosure_options(flow: Workflow | None = None) -> list[Option]:
+    """The three ways to report, each with what it means; who learns the name is worded from
+    the routing rules (``routing/wording.py``), route by route where they differ."""
+    flow = flow or workflow()
+
+    def who_learns_the_name(level: Disclosure) -> str:
+        per_route = [readers(flow, route, level) for route in Route]
+        return " ".join(s.text for s in disclosure_summary(level, per_route))
+
     return [
         Option(
             Disclosure.ANONYMOUS.value,
@@ -55,18 +64,10 @@ def disclosure_options() -> list[Option]:
         Option(
             Disclosure.CONFIDENTIAL.value,
             _("Confidentially"),
-            _(
-                "Only the person who handles your report learns your name. They will not pass "
-                "it on without your consent."
-            ),
+            who_learns_the_name(Disclosure.CONFIDENTIAL),
         ),
         Option(
-            Disclosure.NAMED.value,
-            _("Under my own name"),
-            _(
-                "Your name may be shared with the people involved in handling the report, for "
-                "example in a formal complaint procedure."
-            ),
+            Disclosure.NAMED.value, _("Under my own name"), who_learns_the_name(Disclosure.NAMED)
         ),
     ]
 

@@ -291,6 +291,7 @@ def mailbox(app: Flask, code: str, language: str) -> str:
 @dataclass
 class IntakePages:
     start: TestResponse
+    identity_step: TestResponse
     route_step: TestResponse
     review: TestResponse | None = None
     receipt: TestResponse | None = None
@@ -319,6 +320,7 @@ def walk_the_form(
     answer(browser, "/melden/beschrijving", "/melden/betrokkenen", description="Het gebeurde.")
     answer(browser, "/melden/betrokkenen", "/melden/wensen")
     answer(browser, "/melden/wensen", "/melden/wie", desired_outcome="Dat het stopt.")
+    identity_step = browser.get("/melden/wie")
     filer = people[FILER]
     identity = {"disclosure": level.value}
     if level is not Disclosure.ANONYMOUS:
@@ -330,7 +332,7 @@ def walk_the_form(
     chosen = browser.post("/melden/wie", {"action": "continue", **identity}, page=page)
     assert chosen.status_code == 303
     route_step = browser.get("/melden/route")
-    pages = IntakePages(start, route_step)
+    pages = IntakePages(start, identity_step, route_step)
     response = browser.post("/melden/route", {"action": "continue", "route": route.value})
     if response.status_code != 303:
         return pages  # refused: there is no review and nothing is sent
@@ -381,11 +383,23 @@ def test_the_start_page_says_per_level_where_the_routes_differ(
     app: Flask, people: dict[str, Person], clock: Clock, level: Disclosure, language: str
 ) -> None:
     seen = [observe(app, people, route, level, clock()).facts for route in Route]
-    client = app.test_client()
-    client.set_cookie("taal", language)
     with app.test_request_context(), force_locale(language):
         says = worded(disclosure_summary(level, seen))
-    assert_tells(client.get("/melden"), level.value, says)
+    pages = walk_the_form(app, people, Route.CONFIDANT, level, language)
+    assert_tells(pages.start, level.value, says)
+    if level is not Disclosure.ANONYMOUS:
+        # "Who you are": the level's explanation is the same words, in one paragraph.
+        assert option_hint(pages.identity_step, level.value) == " ".join(t for _a, _d, t in says)
+
+
+def option_hint(page: TestResponse, value: str) -> str:
+    """The explanation tied to the disclosure option ``value`` (its aria-describedby)."""
+    body = page.get_data(as_text=True)
+    match = re.search(rf'name="disclosure" value="{value}"[^>]*aria-describedby="([^"]+)"', body)
+    assert match, value
+    hint = re.search(rf'id="{match.group(1)}">(.*?)</p>', body, re.S)
+    assert hint, match.group(1)
+    return " ".join(html.unescape(hint.group(1)).split())
 
 
 # Controls: the same comparison catches words that are not what the case gets -----------------
@@ -488,3 +502,33 @@ def test_a_rule_that_forgets_what_the_case_gets_is_caught(
     for page in rendered.values():
         with pytest.raises(AssertionError):
             assert_tells(page, route.value, says)
+
+
+OLD_CONFIDENTIAL_HINT = (
+    "Only the person who handles your report learns your name. They will not pass it on without "
+    "your consent."
+)
+
+
+def test_the_old_confidential_explanation_is_caught(
+    app: Flask, people: dict[str, Person], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Only the person who handles your report learns your name": not on the committee route."""
+    from complaints.intake import views as intake_views
+    from complaints.intake.wording import Option, disclosure_options
+
+    def old_options(flow: Workflow) -> list[Option]:
+        options = disclosure_options(flow)
+        return [
+            replace(o, hint=OLD_CONFIDENTIAL_HINT) if o.value == "confidential" else o
+            for o in options
+        ]
+
+    level = Disclosure.CONFIDENTIAL
+    seen = [observe(app, people, route, level, clock()).facts for route in Route]
+    with app.test_request_context(), force_locale("en"):
+        says = " ".join(s.text for s in disclosure_summary(level, seen))
+    monkeypatch.setattr(intake_views, "disclosure_options", old_options)
+    pages = walk_the_form(app, people, Route.CONFIDANT, level, "en")
+    assert option_hint(pages.identity_step, level.value) == OLD_CONFIDENTIAL_HINT
+    assert option_hint(pages.identity_step, level.value) != says
