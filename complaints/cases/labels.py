@@ -43,7 +43,8 @@ DISCLOSURES_FOR_HANDLERS: Mapping[Disclosure, Any] = {
 # ... and as the complainant reads them in the mailbox.
 DISCLOSURES_FOR_COMPLAINANTS: Mapping[Disclosure, Any] = {
     Disclosure.ANONYMOUS: _l("Anonymously"),
-    Disclosure.CONFIDENTIAL: _l("Confidentially: only the handler knows who you are"),
+    # Who learns the name differs per route: the page's who-can-read list says.
+    Disclosure.CONFIDENTIAL: _l("Confidentially"),
     Disclosure.NAMED: _l("Under your own name"),
 }
 

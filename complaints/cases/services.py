@@ -384,12 +384,21 @@ def letter_file_names(reference: str, templates: Sequence[str | None]) -> list[s
     return names
 
 
+# The committee's copy of the complaint for the person complained about (Awb 9:9): a letter of
+# the case, but not one to the complainant.
+COPY_FOR_ACCUSED = "copy_for_accused"
+
+
 def complainant_letters(session: Session, case_id: uuid.UUID) -> list[CaseDocument]:
-    """The letters of a case, which are all addressed to the complainant, oldest first."""
+    """The letters of a case addressed to the complainant, oldest first."""
     return list(
         session.scalars(
             sa.select(CaseDocument)
-            .where(CaseDocument.case_id == case_id, CaseDocument.kind == DocumentKind.LETTER)
+            .where(
+                CaseDocument.case_id == case_id,
+                CaseDocument.kind == DocumentKind.LETTER,
+                sa.or_(CaseDocument.template.is_(None), CaseDocument.template != COPY_FOR_ACCUSED),
+            )
             .order_by(CaseDocument.created_at, CaseDocument.id)
         )
     )

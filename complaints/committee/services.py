@@ -28,6 +28,8 @@ from complaints.accounts.models import Role, RoleAssignment
 from complaints.audit.models import AuditOutcome
 from complaints.audit.services import Actor, record_event
 from complaints.cases.models import (
+    Attachment,
+    AuthorKind,
     Case,
     CaseAccessGrant,
     CaseDocument,
@@ -37,7 +39,7 @@ from complaints.cases.models import (
     PartyKind,
     Route,
 )
-from complaints.cases.services import CaseContent, CaseNotFound, open_case
+from complaints.cases.services import COPY_FOR_ACCUSED, CaseContent, CaseNotFound, open_case
 from complaints.crypto.blind_index import BlindIndexer, normalise_name
 from complaints.crypto.envelope import FieldCipher
 from complaints.crypto.keystore import KeyStore
@@ -89,6 +91,7 @@ class LetterKind(StrEnum):
     NOT_ADMISSIBLE = "not_admissible"
     EXTENSION = "extension"
     DECISION = "decision"
+    COPY_FOR_ACCUSED = COPY_FOR_ACCUSED  # to the person complained about (Awb 9:9)
 
 
 def decision_outcomes(workflow: Workflow) -> tuple[str, ...]:
@@ -740,21 +743,25 @@ def generate_letter(
     """Write a letter from its template, in Dutch or English, and keep it with the case.
 
     Acknowledgement (a committee will advise, and the time limits), not-admissible notice
-    (with reasons, Awb 9:8), extension notice (the new date, Awb 9:11(2)) and the decision
-    letter (outcome, reasons, the Nationale ombudsman within a year).
+    (with reasons, Awb 9:8), extension notice (the new date, Awb 9:11(2)), the decision
+    letter (outcome, reasons, the Nationale ombudsman within a year) and the copy of the
+    complaint for the person complained about (Awb 9:9, as ``copy_to_accused`` says).
     """
     _require_secretary(committee)
     if language not in LANGUAGES:
         raise CommitteeRefused("unknown_language")
     case = committee.case
     route = workflow[case.route]
+    complainant = (committee.content.complainant or {}).get("name", "")
     values: dict[str, Any] = {
         "case": case,
-        "complainant": (committee.content.complainant or {}).get("name", ""),
+        "addressee": complainant,
         "today": now,
         "language": language,
     }
-    if kind is LetterKind.ACKNOWLEDGEMENT:
+    if kind is LetterKind.COPY_FOR_ACCUSED:
+        values |= _copy_for_accused(session, workflow, committee, complainant)
+    elif kind is LetterKind.ACKNOWLEDGEMENT:
         # The clocks still running; the acknowledgement's own is met by this very letter.
         values["deadlines"] = [
             d
@@ -795,12 +802,45 @@ def generate_letter(
     )
 
 
+def _copy_for_accused(
+    session: Session, workflow: Workflow, committee: CommitteeCase, complainant: str
+) -> dict[str, Any]:
+    """What the copy of the complaint carries: what was written, the name where the workflow's
+    ``copy_to_accused`` says so, and how many documents came with it; never the complainant's
+    contact details or the witnesses named. Only once the case has reached the copy's state."""
+    case, content = committee.case, committee.content
+    copy = workflow[case.route].copy_to_accused
+    reached = copy is not None and session.scalar(
+        sa.select(CaseEvent.id)
+        .where(CaseEvent.case_id == case.id, CaseEvent.to_state == copy.state)
+        .limit(1)
+    )
+    if copy is None or not reached:
+        raise CommitteeRefused("copy_not_yet")
+    accused = [p.name for p in content.parties if p.kind is PartyKind.ACCUSED and p.name]
+    documents = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Attachment)
+        .where(Attachment.case_id == case.id, Attachment.added_by == AuthorKind.COMPLAINANT)
+    )
+    return {
+        "addressee": ", ".join(accused),
+        "filed_by": complainant if case.disclosure in copy.with_name else "",
+        "description": content.description,
+        "incident_period": content.incident_period,
+        "incident_place": content.incident_place,
+        "desired_outcome": content.desired_outcome,
+        "documents": int(documents or 0),
+    }
+
+
 def letter_title(kind: LetterKind) -> str:
     return {
         LetterKind.ACKNOWLEDGEMENT: _("Acknowledgement of receipt"),
         LetterKind.NOT_ADMISSIBLE: _("Notice: complaint not admissible"),
         LetterKind.EXTENSION: _("Notice: decision postponed"),
         LetterKind.DECISION: _("Decision on your complaint"),
+        LetterKind.COPY_FOR_ACCUSED: _("Copy of a complaint about you"),
     }[kind]
 
 

@@ -47,6 +47,12 @@ def letter_description(kind: LetterKind) -> str:
             "The recorded decision with its outcome and reasons, and that the complainant may "
             "turn to the Nationale ombudsman within one year."
         ),
+        LetterKind.COPY_FOR_ACCUSED: _(
+            "For the person complained about, once the complaint has been taken on: a copy of "
+            "the complaint (Awb 9:9), with the complainant's name where the workflow says so, "
+            "without their contact details or the witnesses they named. Enclose the documents "
+            "sent with it."
+        ),
     }[kind]
 
 
@@ -82,6 +88,9 @@ def refusal_text(refused: CommitteeRefused | str) -> str:
         "date_required": _("Enter the new date."),
         "unknown_language": _("Choose Dutch or English."),
         "no_decision": _("Record the decision first: the letter states its outcome and reasons."),
+        "copy_not_yet": _(
+            "The person complained about receives a copy only once the complaint has been taken on."
+        ),
         "changed_meanwhile": _(
             "Someone else changed this case while you were working on it. The page now shows "
             "the case as it is; check it and try again."

@@ -97,6 +97,7 @@ class PageForms:
     not_admissible: NotAdmissibleLetterForm
     extension: ExtensionLetterForm
     decision_letter: LetterForm
+    copy_for_accused: LetterForm
 
     @classmethod
     def blank(cls) -> PageForms:
@@ -112,6 +113,7 @@ class PageForms:
             not_admissible=NotAdmissibleLetterForm(prefix="not_admissible", formdata=None),
             extension=ExtensionLetterForm(prefix="extension", formdata=None),
             decision_letter=LetterForm(prefix="decision_letter", formdata=None),
+            copy_for_accused=LetterForm(prefix="copy_for_accused", formdata=None),
         )
 
     def with_errors(self) -> list[FlaskForm]:
@@ -123,6 +125,7 @@ LETTER_FORMS = {
     LetterKind.NOT_ADMISSIBLE: ("not_admissible", NotAdmissibleLetterForm),
     LetterKind.EXTENSION: ("extension", ExtensionLetterForm),
     LetterKind.DECISION: ("decision_letter", LetterForm),
+    LetterKind.COPY_FOR_ACCUSED: ("copy_for_accused", LetterForm),
 }
 
 

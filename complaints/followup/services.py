@@ -401,15 +401,20 @@ def add_files(
 
 
 def consents_for(case: Case) -> tuple[ConsentKind, ...]:
-    """The consents the complainant is asked for on this case.
+    """The consents the complainant is asked for on this case."""
+    return consents_offered(case.route, case.disclosure)
+
+
+def consents_offered(route: Route, disclosure: Disclosure) -> tuple[ConsentKind, ...]:
+    """The consents asked for on a report of this route and disclosure level.
 
     Sharing who filed only means something for a confidential report: nobody knows who filed
     an anonymous one, and a named report already allows the name to be used.
     """
     return tuple(
         kind
-        for kind in CONSENTS_BY_ROUTE[case.route]
-        if kind is not ConsentKind.SHARE_IDENTITY or case.disclosure is Disclosure.CONFIDENTIAL
+        for kind in CONSENTS_BY_ROUTE[route]
+        if kind is not ConsentKind.SHARE_IDENTITY or disclosure is Disclosure.CONFIDENTIAL
     )
 
 

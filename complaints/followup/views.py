@@ -65,6 +65,8 @@ from complaints.followup.services import (
 )
 from complaints.intake.services import complainant_index
 from complaints.referral.services import issue_referral_code, referral_notices
+from complaints.routing.readers import readers
+from complaints.routing.wording import who_can_read
 from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.errors import render_error
@@ -296,6 +298,7 @@ def _render_mailbox(
         state_text=state.public if state else _("Your report is being handled."),
         category=category.label if category else None,
         disclosure=disclosure_for_complainants(case.disclosure),
+        who_reads=who_can_read(readers(workflow(), case.route, case.disclosure)),
         message_form=message_form or MessageForm(formdata=None),
         files_form=files_form or FilesForm(formdata=None),
         consent_texts=_consent_texts(),

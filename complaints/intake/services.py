@@ -24,6 +24,7 @@ from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.keystore import KeyStore, SecretPurpose
 from complaints.directory.models import OrgUnit
 from complaints.notify.services import queue_notification
+from complaints.routing.readers import accepts
 from complaints.routing.services import Recipient, RoutingRequest, resolve_recipients
 from complaints.stats.services import record_stat
 from complaints.workflow.config import Period, Workflow
@@ -121,7 +122,7 @@ def check_report(taxonomy: Taxonomy, report: Report) -> None:
     for field, value in _short_texts(report):
         if len(value) > MAX_SHORT:
             raise ReportRefused("text_too_long", field)
-    if report.route is Route.COMMITTEE and report.disclosure is Disclosure.ANONYMOUS:
+    if not accepts(report.route, report.disclosure):
         # Awb 9:8: the accused must be able to respond, so a formal complaint needs a name.
         raise ReportRefused("committee_needs_identity", "disclosure")
     if report.disclosure is not Disclosure.ANONYMOUS and (

@@ -78,7 +78,9 @@ from complaints.intake.wording import (
     route_infos,
 )
 from complaints.logs import get_logger
+from complaints.routing.readers import readers
 from complaints.routing.services import NoEligibleHandler
+from complaints.routing.wording import Statement, disclosure_summary, who_can_read
 from complaints.settings import current_settings
 from complaints.web.dates import format_date
 from complaints.web.errors import render_error, service_unavailable
@@ -112,13 +114,23 @@ def _everyone() -> str:
 @bp.get("/melden")
 def start() -> str:
     draft = wizard.open_draft()
+    flow = workflow()
     return render_template(
         "intake/start.html",
         draft=draft,
         resume_url=url_for(draft.first_open().endpoint) if draft else None,
-        routes=route_infos(workflow(), list(Route)),
+        routes=route_infos(flow, list(Route)),
+        readers_by_route={r.value: who_can_read(readers(flow, r, None)) for r in Route},
+        disclosure_summaries={
+            d.value: disclosure_summary(d, [readers(flow, r, d) for r in Route]) for d in Disclosure
+        },
         hours=current_settings().draft_lifetime_hours,
     )
+
+
+def _who_can_read(flow: Workflow, route: Route, disclosure: Disclosure) -> list[Statement]:
+    """What the complainant is told about who can read a report of this route and level."""
+    return who_can_read(readers(flow, route, disclosure))
 
 
 @bp.post("/melden")
@@ -376,7 +388,7 @@ def identity(draft: OpenDraft) -> Response | str:
         "identity",
         "intake/identity.html",
         form,
-        disclosures=disclosure_options(),
+        disclosures=disclosure_options(workflow()),
         logged_in_as=me.name if me is not None else None,
         manager=manager,
         manager_search=wizard.search(session, form.manager_query),
@@ -421,12 +433,15 @@ def route(draft: OpenDraft) -> Response | str:
         (form.confidant if field_name == "confidant" else form.route).errors.append(message)
         draft.mark_done("route", False)
         wizard.save(draft)  # keep the choice, so nothing typed is lost; the review waits for a fix
+    disclosure = Disclosure(answers.get("disclosure") or Disclosure.ANONYMOUS.value)
     return wizard.render_step(
         "route",
         "intake/route.html",
         form,
         routes=route_infos(workflow(), category.routes),
-        anonymous=answers.get("disclosure") == Disclosure.ANONYMOUS.value,
+        readers_by_route={
+            r.value: _who_can_read(workflow(), r, disclosure) for r in category.routes
+        },
         refused_committee=refused_committee,
         has_confidants=bool(confidants),
     )
@@ -484,6 +499,7 @@ def _review_page(draft: OpenDraft, *, recipients_changed: bool = False) -> Respo
             for r in recipients
         ],
         route_info=route_infos(workflow(), [report.route])[0],
+        who_reads=_who_can_read(workflow(), report.route, report.disclosure),
         recipients_changed=recipients_changed,
     )
 
@@ -550,6 +566,7 @@ def submit() -> Response | str | tuple[str, int]:
             for d in deadline_views(session, workflow(), case, now())
         ],
         route_info=route_infos(workflow(), [case.route])[0],
+        who_reads=_who_can_read(workflow(), case.route, case.disclosure),
         follow_up_url=url_for("followup.enter_code"),
         follow_up_address=url_for("followup.enter_code", _external=True),
         in_my_reports=report.filer_person_id is not None,

@@ -15,9 +15,11 @@ from babel.units import format_unit
 
 from complaints.cases.labels import RELATIONS, relation_in_own_words
 from complaints.cases.models import Disclosure, Route
+from complaints.routing.readers import readers
 from complaints.routing.services import Basis, Recipient
+from complaints.routing.wording import disclosure_summary
 from complaints.web.i18n import _, current_language
-from complaints.workflow.config import Period, RouteWorkflow, Workflow
+from complaints.workflow.config import Period, RouteWorkflow, Workflow, workflow
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,15 @@ def relation_options() -> list[Option]:
     return [Option(key, relation_in_own_words(key)) for key in RELATIONS]
 
 
-def disclosure_options() -> list[Option]:
-    """The three ways to report, each with what it means."""
+def disclosure_options(flow: Workflow | None = None) -> list[Option]:
+    """The three ways to report, each with what it means; who learns the name is worded from
+    the routing rules (``routing/wording.py``), route by route where they differ."""
+    flow = flow or workflow()
+
+    def who_learns_the_name(level: Disclosure) -> str:
+        per_route = [readers(flow, route, level) for route in Route]
+        return " ".join(s.text for s in disclosure_summary(level, per_route))
+
     return [
         Option(
             Disclosure.ANONYMOUS.value,
@@ -47,18 +56,10 @@ def disclosure_options() -> list[Option]:
         Option(
             Disclosure.CONFIDENTIAL.value,
             _("Confidentially"),
-            _(
-                "Only the person who handles your report learns your name. They will not pass "
-                "it on without your consent."
-            ),
+            who_learns_the_name(Disclosure.CONFIDENTIAL),
         ),
         Option(
-            Disclosure.NAMED.value,
-            _("Under my own name"),
-            _(
-                "Your name may be shared with the people involved in handling the report, for "
-                "example in a formal complaint procedure."
-            ),
+            Disclosure.NAMED.value, _("Under my own name"), who_learns_the_name(Disclosure.NAMED)
         ),
     ]
 

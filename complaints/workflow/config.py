@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from complaints.cases.models import ConsentKind, GrantRole, Route
+from complaints.cases.models import ConsentKind, Disclosure, GrantRole, Route
 from complaints.configfiles import Section, parsed_once, read_toml
 from complaints.web.i18n import Localized
 
@@ -126,6 +126,14 @@ class TransitionSpec:
 
 
 @dataclass(frozen=True)
+class AccusedCopy:
+    """The person complained about receives a copy of the complaint (Awb 9:9)."""
+
+    state: str  # sent when the case enters this state
+    with_name: frozenset[Disclosure]  # the disclosure levels whose name the copy carries
+
+
+@dataclass(frozen=True)
 class RouteWorkflow:
     route: Route
     label: Localized
@@ -135,6 +143,7 @@ class RouteWorkflow:
     deadlines: tuple[DeadlineSpec, ...]
     transitions: tuple[TransitionSpec, ...] = ()
     outcomes: dict[str, Localized] = field(default_factory=dict)
+    copy_to_accused: AccusedCopy | None = None
 
     def state(self, key: str) -> StateSpec:
         return self.states[key]
@@ -182,7 +191,17 @@ def load_workflow(path: Path) -> Workflow:
 
 def _route(route: Route, section: Section) -> RouteWorkflow:
     section.allow(
-        {"nl", "en", "initial", "final", "states", "outcomes", "deadlines", "transitions"}
+        {
+            "nl",
+            "en",
+            "initial",
+            "final",
+            "states",
+            "outcomes",
+            "deadlines",
+            "transitions",
+            "copy_to_accused",
+        }
     )
     states = _states(section)
     initial = section.text("initial")
@@ -210,7 +229,28 @@ def _route(route: Route, section: Section) -> RouteWorkflow:
         deadlines=deadlines,
         transitions=transitions,
         outcomes=outcomes,
+        copy_to_accused=_accused_copy(section, initial, final, transitions),
     )
+
+
+def _accused_copy(
+    section: Section, initial: str, final: frozenset[str], transitions: tuple[TransitionSpec, ...]
+) -> AccusedCopy | None:
+    if "copy_to_accused" not in section.table:
+        return None
+    item = section.child("copy_to_accused")
+    item.allow({"state", "with_name"})
+    state = item.text("state")
+    if state == initial or state in final or all(t.to != state for t in transitions):
+        item.fail(f"state {state!r} must be an open state that a transition leads to")
+    named = {Disclosure.NAMED.value, Disclosure.CONFIDENTIAL.value}
+    with_name = item.strings("with_name", default=[])
+    unknown = sorted(set(with_name) - named)
+    if unknown:
+        item.fail(
+            f"with_name: only named and confidential reports carry a name ({', '.join(unknown)})"
+        )
+    return AccusedCopy(state, frozenset(Disclosure(d) for d in with_name))
 
 
 def _states(section: Section) -> dict[str, StateSpec]:

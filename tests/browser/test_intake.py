@@ -276,7 +276,7 @@ def test_filing_anonymously_after_the_committee_says_no(
     identity.choose(complaint.disclosure)
     route = identity.save_and_continue()
     # Said before choosing, beside the committee: not possible anonymously.
-    warning = route.form.locator(".choice:has(input[value=committee]) .choice__warning")
+    warning = route.form.locator(".choice:has(input[value=committee]) [data-about=not_possible]")
     expect(warning).to_be_visible()
 
     route.choose("committee")

@@ -787,7 +787,7 @@ def test_my_reports_lists_only_my_named_reports_and_opens_them_without_a_code(
     assert opened.headers["Location"] == MAILBOX
     page = client.get(MAILBOX)
     assert mine.reference in html(page)
-    assert "Confidentially: only the handler knows who you are" in html(page)
+    assert "<dt>How you reported</dt><dd>Confidentially</dd>" in html(page)
     events = audit_events(app)
     opened_events = [e for e in events if e.action == "followup.opened"]
     assert [(e.actor_kind, e.actor_id, e.details) for e in opened_events] == [

@@ -418,7 +418,7 @@ def test_a_formal_complaint_cannot_be_anonymous(
 ) -> None:
     fill_in(app, browser, Answers(route="confidant"))
     page = browser.get("/melden/route")
-    assert "Not possible when you report anonymously." in text(page)
+    assert "Not possible when you report anonymously: the person you complain about" in text(page)
     response = browser.post("/melden/route", {"action": "continue", "route": "committee"})
     assert response.status_code == 200
     body = text(response)
