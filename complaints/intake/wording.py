@@ -13,7 +13,7 @@ from typing import Any
 from babel.lists import format_list
 from babel.units import format_unit
 
-from complaints.cases.labels import RELATIONS, relation_in_own_words
+from complaints.cases.labels import RELATIONS, disclosure_for_complainants, relation_in_own_words
 from complaints.cases.models import Disclosure, Route
 from complaints.routing.readers import readers
 from complaints.routing.services import Basis, Recipient
@@ -55,7 +55,7 @@ def disclosure_options(flow: Workflow | None = None) -> list[Option]:
         ),
         Option(
             Disclosure.CONFIDENTIAL.value,
-            _("Confidentially"),
+            disclosure_for_complainants(Disclosure.CONFIDENTIAL),
             who_learns_the_name(Disclosure.CONFIDENTIAL),
         ),
         Option(
