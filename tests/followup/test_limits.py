@@ -82,9 +82,7 @@ def test_the_defaults_are_ten_failures_an_hour(app: Flask) -> None:
     assert settings.receipt_global_rate_limit == "1000 per hour"
 
 
-def test_twenty_successful_opens_with_two_typos_are_not_refused(
-    app: Flask, filed: Filed
-) -> None:
+def test_twenty_successful_opens_with_two_typos_are_not_refused(app: Flask, filed: Filed) -> None:
     client = app.test_client()
     statuses = twenty_opens_with_two_typos(client, filed.code)
     assert statuses.count(303) == 20
