@@ -186,17 +186,13 @@ def init_app(app: Flask) -> None:
             ),
         )
 
-    @app.errorhandler(RateLimitExceeded)
-    def rate_limited(_error: RateLimitExceeded) -> Response:
-        wait = seconds_until_retry()
-        page, status = _too_many_attempts(wait)
-        response = Response(page, status, mimetype="text/html")
-        if wait is not None:
-            response.headers["Retry-After"] = str(wait)
-        return response
-
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
+        # A refusal by the limiter is handled here, not under its own class or code: that
+        # would win over a blueprint's own handler (the statistics API answers in JSON).
+        if isinstance(error, RateLimitExceeded):
+            g.retry_after = seconds_until_retry()  # the header says what the page says
+            return _too_many_attempts(g.retry_after)
         return render_error(error.code or 500)
 
     @app.errorhandler(InternalServerError)
@@ -223,8 +219,11 @@ def init_app(app: Flask) -> None:
             return response
         if response.status_code == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        elif response.status_code == 429 and (wait := seconds_until_retry()) is not None:
-            # A refusal answered elsewhere (the statistics API's JSON) says the same.
+        elif (
+            response.status_code == 429
+            and (wait := g.get("retry_after") or seconds_until_retry()) is not None
+        ):
+            # The same number of seconds as the page says, on the API's JSON refusal too.
             response.headers["Retry-After"] = str(wait)
         return response
 
