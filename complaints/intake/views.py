@@ -83,7 +83,7 @@ from complaints.routing.services import NoEligibleHandler
 from complaints.settings import current_settings
 from complaints.web.errors import render_error, service_unavailable
 from complaints.web.i18n import _, _l
-from complaints.web.limits import counted, keyed, limiter
+from complaints.web.limits import count_now, counted, keyed, limiter
 from complaints.web.uploads import size_text
 from complaints.workflow.config import Workflow, workflow
 from complaints.workflow.services import deadline_views, local_date
@@ -507,7 +507,7 @@ def _review_page(draft: OpenDraft, *, recipients_changed: bool = False) -> Respo
 # Per client (an office behind one address sends many reports), per draft (one report sent
 # over and over from many addresses) and for everyone together (a flood stops here). A refused
 # attempt counts against none of them (``counted``), so one address hammering the door does not
-# use up the ceiling everyone shares.
+# use up the ceiling everyone shares; one let through is counted before the report is saved.
 @bp.post("/melden/versturen")
 @limiter.limit(_intake_rate_limit, deduct_when=counted)
 @limiter.limit(
@@ -521,6 +521,7 @@ def _review_page(draft: OpenDraft, *, recipients_changed: bool = False) -> Respo
     _intake_global_rate_limit, scope="intake-global", key_func=_everyone, deduct_when=counted
 )
 def submit() -> Response | str | tuple[str, int]:
+    count_now()  # before anything is saved: see count_now
     form = SubmitForm()
     if not form.validate_on_submit():
         abort(400)

@@ -60,8 +60,23 @@ def spare_this_request() -> None:
 def counted(response: Response) -> bool:
     """For ``deduct_when``: whether the request that got ``response`` counts. Every answer does
     (an error too: a guess that broke something is still a guess), except the limiter's own
-    refusal (429) and a request the view spared."""
-    return response.status_code != 429 and not g.get(_SPARED, False)
+    refusal (429), a 503 (nothing was tried: the database or the counters were down) and a
+    request the view spared."""
+    return response.status_code not in (429, 503) and not g.get(_SPARED, False)
+
+
+def count_now() -> None:
+    """Count this request at once against its ``deduct_when`` limits, instead of after the
+    answer. For a view whose answer must not be lost afterwards: were the counters to fail
+    after the view committed, the answer would become a 503 (a report sent, its receipt code,
+    shown only once, never seen). Only a request no limit refused gets here, so a refusal still
+    counts nowhere."""
+    # Flask-Limiter keeps the limits it only tested in its per-request context, to count them
+    # in its after-request hook; counted here, they are taken out so nothing counts twice.
+    pending = limiter.context.conditional_deductions
+    for limit, args in list(pending.items()):
+        limiter.limiter.hit(limit.limit, *args, cost=limit.deduction_amount)
+    pending.clear()
 
 
 def seconds_until_retry() -> int | None:

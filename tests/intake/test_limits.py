@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from limits.errors import StorageError
 
 from complaints.cases.models import Case
 from complaints.directory.models import Person
+from complaints.intake import views as intake_views
 from complaints.settings import Settings
 from complaints.web.limits import limiter
 from tests.conftest import Clock, app_session
@@ -179,3 +181,40 @@ class TestTheRefusal:
         limiter.reset()
         assert send(browser, back).status_code == 200
         assert cases(app) == 2
+
+
+class TestCountersFailingMidway:
+    """The counters answer the check but fail when the report is counted (Redis going down
+    in between). The report must then not be saved behind a page saying nothing was: its
+    receipt code is shown once, in that answer."""
+
+    @pytest.fixture(params=["counted before saving", "control: counted after the answer"])
+    def variant(self, request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
+    def test_nothing_is_saved_and_the_draft_is_kept(
+        self,
+        app: Flask,
+        people: dict[str, Person],
+        variant: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        browser = office_browser(app)
+        browser.client.set_cookie("taal", "nl")
+        review = fill_in(app, browser, Answers(route="confidant"))
+        if variant.startswith("control"):
+            monkeypatch.setattr(intake_views, "count_now", lambda: None)
+
+        def storage_gone(*args: Any, **kwargs: Any) -> bool:
+            raise StorageError(ConnectionError("gone"))
+
+        with app.app_context():
+            monkeypatch.setattr(limiter.limiter, "hit", storage_gone)
+        answer = send(browser, review)
+        assert answer.status_code == 503
+        assert "Er gaat niets verloren" in text(answer)
+        if variant.startswith("control"):
+            assert cases(app) == 1  # sent, and its receipt code lost behind the 503
+        else:
+            assert cases(app) == 0
+            assert browser.get("/melden/controleren").status_code == 200
