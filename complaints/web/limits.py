@@ -82,7 +82,8 @@ def count_now() -> None:
 def seconds_until_retry() -> int | None:
     """Whole seconds until every limit this request ran into has room again (from the
     limiter's windows, so from its reset times); None when no limit was reached."""
-    resets = [limit.reset_at for limit in limiter.current_limits if limit.breached]
+    # The window's own reset time: ``reset_at`` adds a second to it.
+    resets = [limit.window.reset_time for limit in limiter.current_limits if limit.breached]
     if not resets:
         return None
     return max(1, math.ceil(max(resets) - time.time()))
