@@ -118,7 +118,9 @@ class Settings(BaseSettings):
     config_dir: Path = Path("config")
 
     # Intake and follow-up.
-    intake_rate_limit: str = "5 per hour"
+    # Submissions per client: enough for an office behind one address; per draft; in total.
+    intake_rate_limit: str = "30 per hour"
+    intake_draft_rate_limit: str = "5 per hour"
     intake_global_rate_limit: str = "600 per hour"
     receipt_rate_limit: str = "10 per hour"
     receipt_global_rate_limit: str = "1000 per hour"
@@ -146,6 +148,7 @@ class Settings(BaseSettings):
     @field_validator(
         "login_rate_limit",
         "intake_rate_limit",
+        "intake_draft_rate_limit",
         "intake_global_rate_limit",
         "receipt_rate_limit",
         "receipt_global_rate_limit",

@@ -71,7 +71,7 @@ from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.errors import render_error
 from complaints.web.i18n import _, ngettext
-from complaints.web.limits import limiter
+from complaints.web.limits import counted, limiter, spare_this_request
 from complaints.web.uploads import rename_notice, renamed, shown_name, size_text, upload_message
 from complaints.workflow.config import workflow
 from complaints.workflow.services import DeadlineStatus
@@ -175,10 +175,17 @@ def mailbox_required(view: MailboxView) -> Callable[..., Response | str | tuple[
 # Opening the mailbox ---------------------------------------------------------------------------
 
 
+# Both limits count codes that opened nothing (``counted``): someone who opens their mailbox
+# every day and mistypes now and then is never held up, a guesser is. A successful open takes
+# nothing off what earlier failures counted.
 @bp.route("/opvolgen", methods=["GET", "POST"])
-@limiter.limit(_receipt_rate_limit, methods=["POST"])
+@limiter.limit(_receipt_rate_limit, methods=["POST"], deduct_when=counted)
 @limiter.shared_limit(
-    _receipt_global_rate_limit, scope="receipt-global", key_func=_everyone, methods=["POST"]
+    _receipt_global_rate_limit,
+    scope="receipt-global",
+    key_func=_everyone,
+    methods=["POST"],
+    deduct_when=counted,
 )
 def enter_code() -> Response | str:
     form = ReceiptForm()
@@ -187,6 +194,7 @@ def enter_code() -> Response | str:
             db.session(), keystore(), indexer(), _policy(), code=form.code.data, now=now()
         )
         if opened is not None:
+            spare_this_request()
             _begin_mailbox(opened.token)
             return redirect(_mailbox_url(), code=303)
         # One message for every refusal: it must not tell a guesser anything.

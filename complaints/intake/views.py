@@ -85,7 +85,7 @@ from complaints.settings import current_settings
 from complaints.web.dates import format_date
 from complaints.web.errors import render_error, service_unavailable
 from complaints.web.i18n import _, _l
-from complaints.web.limits import limiter
+from complaints.web.limits import count_now, counted, keyed, limiter
 from complaints.web.uploads import size_text
 from complaints.workflow.config import Workflow, workflow
 from complaints.workflow.services import deadline_views, local_date
@@ -100,8 +100,23 @@ def _intake_rate_limit() -> str:
     return current_settings().intake_rate_limit
 
 
+def _intake_draft_rate_limit() -> str:
+    return current_settings().intake_draft_rate_limit
+
+
 def _intake_global_rate_limit() -> str:
     return current_settings().intake_global_rate_limit
+
+
+def _draft_key() -> str:
+    # A keyed hash of the draft's id: the counter must not hold the draft's reference.
+    ref = wizard.cookie_ref()
+    return keyed(f"draft:{ref.draft_id}") if ref is not None else ""
+
+
+def _without_draft() -> bool:
+    # Nothing to count per draft: the view sends the browser to the start page.
+    return wizard.cookie_ref() is None
 
 
 def _everyone() -> str:
@@ -507,10 +522,24 @@ def _review_page(draft: OpenDraft, *, recipients_changed: bool = False) -> Respo
 # Step 9: send ---------------------------------------------------------------------------------
 
 
+# Per client (an office behind one address sends many reports), per draft (one report sent
+# over and over from many addresses) and for everyone together (a flood stops here). A refused
+# attempt counts against none of them (``counted``), so one address hammering the door does not
+# use up the ceiling everyone shares; one let through is counted before the report is saved.
 @bp.post("/melden/versturen")
-@limiter.limit(_intake_rate_limit)
-@limiter.shared_limit(_intake_global_rate_limit, scope="intake-global", key_func=_everyone)
+@limiter.limit(_intake_rate_limit, deduct_when=counted)
+@limiter.limit(
+    _intake_draft_rate_limit,
+    scope="intake-draft",
+    key_func=_draft_key,
+    exempt_when=_without_draft,
+    deduct_when=counted,
+)
+@limiter.shared_limit(
+    _intake_global_rate_limit, scope="intake-global", key_func=_everyone, deduct_when=counted
+)
 def submit() -> Response | str | tuple[str, int]:
+    count_now()  # before anything is saved: see count_now
     form = SubmitForm()
     if not form.validate_on_submit():
         abort(400)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
+from babel.dates import TIMEDELTA_UNITS
 from flask import Blueprint, Flask, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -15,11 +21,15 @@ from complaints.crypto.keystore import KeyStoreUnavailable
 from complaints.logs import get_logger
 from complaints.settings import current_settings
 from complaints.web.i18n import _
+from complaints.web.limits import seconds_until_retry
 
 log = get_logger(__name__)
 
 # How long a client is asked to wait before trying again after a 503 (seconds).
 RETRY_AFTER_SECONDS = 120
+# A wait is said in the largest unit it holds at least twice: "in 90 seconds", "in 42
+# minutes", "in 3 hours".
+_WAIT_THRESHOLD = 2
 
 FALLBACK_PAGE = (
     "<!doctype html><html lang=nl><meta charset=utf-8><title>Storing</title>"
@@ -43,7 +53,7 @@ def _texts(code: int) -> tuple[str, str]:
         ),
         429: (
             _("Too many attempts"),
-            _("You tried this too often in a short time. Wait a few minutes and try again."),
+            _("You tried this too often in a short time. Please try again later."),
         ),
         503: (
             _("Temporarily unavailable"),
@@ -87,12 +97,61 @@ def _counters_unavailable() -> tuple[str, int]:
     )
 
 
+def wait_text(seconds: int) -> str:
+    """``seconds`` from now as the language says it ("over 42 minuten", "in 42 minutes"),
+    rounded up, never down: whoever comes back at the time said must not be refused again."""
+    for _unit, size in TIMEDELTA_UNITS:
+        if seconds / size >= _WAIT_THRESHOLD or size == 1:
+            rounded = math.ceil(seconds / size) * size
+            break
+    return str(
+        format_timedelta(timedelta(seconds=rounded), threshold=_WAIT_THRESHOLD, add_direction=True)
+    )
+
+
+def _too_many_attempts(wait: int | None) -> tuple[str, int]:
+    """The limiter refused: say when to try again and, for a report being sent, that nothing
+    is lost; lead back to the page the attempt came from."""
+    again = (
+        _("You can try again %(wait)s.", wait=wait_text(wait))
+        if wait is not None
+        else _("Please try again later.")
+    )
+    if request.blueprint == "intake":
+        explanation = _(
+            "Too many reports were sent in a short time, so yours has not been sent yet. "
+            "Nothing is lost: your report stays saved in this browser for %(hours)s hours "
+            "after your last change. %(again)s",
+            hours=current_settings().draft_lifetime_hours,
+            again=again,
+        )
+        back = (url_for("intake.review"), _("Back to your report"))
+    elif request.blueprint == "followup":
+        explanation = _(
+            "Too many receipt codes were tried in a short time, so for your safety no code "
+            "can be tried for now. Your report and your code are not affected. %(again)s",
+            again=again,
+        )
+        back = (url_for("followup.enter_code"), _("Back to the code page"))
+    elif request.blueprint == "accounts" and request.endpoint:
+        explanation = _(
+            "There were too many log-in attempts in a short time. %(again)s", again=again
+        )
+        back = (url_for(request.endpoint), _("Back to the log-in page"))
+    else:
+        return render_error(
+            429, explanation=_("You tried this too often in a short time. %(again)s", again=again)
+        )
+    return render_error(429, explanation=explanation, back_url=back[0], back_label=back[1])
+
+
 def render_error(
     code: int,
     title: str | None = None,
     explanation: str | None = None,
     *,
     back_url: str | None = None,
+    back_label: str | None = None,
 ) -> tuple[str, int]:
     g.rendering_error = True
     default_title, default_explanation = _texts(code)
@@ -106,6 +165,7 @@ def render_error(
             title=title or default_title,
             explanation=explanation or default_explanation,
             back_url=back_url,
+            back_label=back_label or _("Back to your report"),
             **switch,
         )
     except Exception:  # the error page itself failed: still no trace for the user
@@ -128,6 +188,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
+        # A refusal by the limiter is handled here, not under its own class or code: that
+        # would win over a blueprint's own handler (the statistics API answers in JSON).
+        if isinstance(error, RateLimitExceeded):
+            g.retry_after = seconds_until_retry()  # the header says what the page says
+            return _too_many_attempts(g.retry_after)
         return render_error(error.code or 500)
 
     @app.errorhandler(InternalServerError)
@@ -150,8 +215,16 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def ask_to_retry_later(response: Response) -> Response:
-        if response.status_code == 503 and "Retry-After" not in response.headers:
+        if "Retry-After" in response.headers:
+            return response
+        if response.status_code == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        elif (
+            response.status_code == 429
+            and (wait := g.get("retry_after") or seconds_until_retry()) is not None
+        ):
+            # The same number of seconds as the page says, on the API's JSON refusal too.
+            response.headers["Retry-After"] = str(wait)
         return response
 
 

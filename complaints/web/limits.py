@@ -7,15 +7,23 @@ refused with a 503 (``complaints/web/errors.py``), never let through uncounted. 
 for as long as Redis is down, and an attacker can often arrange that; the in-memory fallback
 would quietly multiply every limit by the number of workers and hosts, and reset it whenever
 a worker restarts. See docs/security.md ("Rate limits when Redis is down").
+
+Limits that stop guessing, not people: the receipt-code limits count codes that did not open a
+mailbox (a successful open never counts), and no limit counts a request it refused itself, so
+hammering a closed door neither lengthens the wait nor uses up a ceiling shared by everyone
+(``deduct_when=counted``). Every refusal says when the client may try again
+(``seconds_until_retry``, from the limiter's own windows).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import time
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from limits import parse
 from limits.errors import StorageError
@@ -28,13 +36,57 @@ STORAGE_TIMEOUT_SECONDS = 2
 _REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster", "valkey")
 
 
-def client_key() -> str:
+def keyed(value: str) -> str:
+    """A limiter key for ``value``: a keyed hash, so no counter names what it counts."""
     secret: bytes = current_app.extensions["complaints.ratelimit_key"]
-    address = (request.remote_addr or "unknown").encode()
-    return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_key() -> str:
+    return keyed(request.remote_addr or "unknown")
 
 
 limiter = Limiter(key_func=client_key)
+
+_SPARED = "complaints.ratelimit_spared"
+
+
+def spare_this_request() -> None:
+    """Let this request count against no limit marked ``deduct_when=counted``: the receipt
+    code it carried opened its mailbox, which is not guessing."""
+    setattr(g, _SPARED, True)
+
+
+def counted(response: Response) -> bool:
+    """For ``deduct_when``: whether the request that got ``response`` counts. Every answer does
+    (an error too: a guess that broke something is still a guess), except the limiter's own
+    refusal (429), a 503 (nothing was tried: the database or the counters were down) and a
+    request the view spared."""
+    return response.status_code not in (429, 503) and not g.get(_SPARED, False)
+
+
+def count_now() -> None:
+    """Count this request at once against its ``deduct_when`` limits, instead of after the
+    answer. For a view whose answer must not be lost afterwards: were the counters to fail
+    after the view committed, the answer would become a 503 (a report sent, its receipt code,
+    shown only once, never seen). Only a request no limit refused gets here, so a refusal still
+    counts nowhere."""
+    # Flask-Limiter keeps the limits it only tested in its per-request context, to count them
+    # in its after-request hook; counted here, they are taken out so nothing counts twice.
+    pending = limiter.context.conditional_deductions
+    for limit, args in list(pending.items()):
+        limiter.limiter.hit(limit.limit, *args, cost=limit.deduction_amount)
+    pending.clear()
+
+
+def seconds_until_retry() -> int | None:
+    """Whole seconds until every limit this request ran into has room again (from the
+    limiter's windows, so from its reset times); None when no limit was reached."""
+    # The window's own reset time: ``reset_at`` adds a second to it.
+    resets = [limit.window.reset_time for limit in limiter.current_limits if limit.breached]
+    if not resets:
+        return None
+    return max(1, math.ceil(max(resets) - time.time()))
 
 
 def storage_options(uri: str) -> dict[str, str | int]:
@@ -55,6 +107,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         # Fail closed, explicitly (see the module docstring): no swallowing, no fallback.
         RATELIMIT_SWALLOW_ERRORS=False,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False,
+        # Look at every limit of a request, not only up to the first that is reached, so the
+        # wait a refusal gives is the longest of them: tried again then, it goes through.
+        RATELIMIT_FAIL_ON_FIRST_BREACH=False,
     )
     limiter.init_app(app)
 

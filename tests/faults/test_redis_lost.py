@@ -235,6 +235,9 @@ class TestControlWithTheRealRedis:
         receipt = visit.enter_receipt()
         assert receipt.status_code == 303, _page(receipt)
         assert receipt.headers["Location"] == "/opvolgen/melding"
+        # A code that opens its mailbox is not counted; a mistyped one is.
+        mistyped = Visit(app, visit.browser, visit.staff, visit.code[:-1] + "0").enter_receipt()
+        assert mistyped.status_code == 200, _page(mistyped)
         assert app.test_client().get("/readyz").status_code == 200
 
         # They really were counted there: the counters of this client's keyed address.

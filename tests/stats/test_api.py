@@ -209,7 +209,9 @@ def test_the_api_is_rate_limited(app: Flask, client: FlaskClient, world: World) 
     limit = parse(app.extensions["complaints.settings"].stats_api_rate_limit).amount
     for _ in range(limit):
         assert client.get(YEARS, headers=bearer(world.token)).status_code == 200
-    assert_refused(client.get(YEARS, headers=bearer(world.token)), 429, "rate_limited")
+    refused = client.get(YEARS, headers=bearer(world.token))
+    assert_refused(refused, 429, "rate_limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60  # the rest of the minute's window
 
 
 def test_writing_is_not_allowed(client: FlaskClient, world: World) -> None:
