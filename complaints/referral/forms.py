@@ -29,7 +29,7 @@ from complaints.intake.forms import (
 )
 from complaints.intake.services import MAX_SHORT, MAX_TEXT
 from complaints.referral.proxy import ProxyChannel
-from complaints.referral.services import ConsentChannel, ReferralScope
+from complaints.referral.services import ConsentChannel, ReferralScope, parse_choice
 from complaints.web.i18n import _l
 
 
@@ -42,26 +42,16 @@ def _one_of(values: Collection[str]) -> Any:
 
 
 class ReferForm(FlaskForm):
-    route = StringField(
+    # A route and a scope in one value (``ReferralChoice.value``): the page offers only the
+    # pairs the consent and the rules allow, and the service refuses any other.
+    choice = StringField(
         _l("Pass the report on to"),
         validators=[DataRequired(_l("Choose where to pass the report on to."))],
         filters=[strip],
     )
-    scope = StringField(
-        _l("What is passed on"),
-        validators=[
-            DataRequired(_l("Choose what is passed on.")),
-            _one_of([s.value for s in ReferralScope]),
-        ],
-        filters=[strip],
-    )
 
-    def __init__(self, *args: Any, routes: Collection[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._routes = routes
-
-    def validate_route(self, field: Field) -> None:
-        if field.data not in self._routes:
+    def validate_choice(self, field: Field) -> None:
+        if parse_choice(field.data) is None:
             raise ValidationError(_l("Choose one of the options shown."))
 
 

@@ -37,12 +37,7 @@ from complaints.directory.search import (
     units_by_ministry,
 )
 from complaints.intake.services import AccusedPerson, Identity, Report, ReportRefused
-from complaints.intake.wording import (
-    Option,
-    disclosure_options,
-    grant_label,
-    route_infos,
-)
+from complaints.intake.wording import Option, disclosure_options, grant_label
 from complaints.logs import get_logger
 from complaints.referral.forms import ConsentForm, ProxyReportForm, ReferForm
 from complaints.referral.proxy import ProxyChannel, file_on_behalf
@@ -52,9 +47,10 @@ from complaints.referral.services import (
     ReferralRefused,
     ReferralScope,
     open_as_confidant,
+    parse_choice,
     record_consent,
     refer_case,
-    referable_routes,
+    referral_choices,
     referral_consent,
     referrals_from,
 )
@@ -64,9 +60,13 @@ from complaints.referral.wording import (
     proxy_channel_options,
     proxy_no_handler,
     proxy_refusal,
+    recipients_text,
+    referral_options,
     referral_refusal,
     scope_label,
     scope_options,
+    staff_route_options,
+    unavailable_routes,
 )
 from complaints.routing.services import NoEligibleHandler
 from complaints.web.errors import answer_case_conflicts, render_error
@@ -127,9 +127,11 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
     if content is None:
         return render_error(404)
     session = db.session()
-    form = ReferForm(routes=[r.value for r in referable_routes(taxonomy(), content.case)])
-    if not form.validate_on_submit():
+    form = ReferForm()
+    choice = parse_choice(form.choice.data) if form.validate_on_submit() else None
+    if choice is None:
         return _refer_page(content, refer_form=form)
+    target, scope = choice
     try:
         referral = refer_case(
             session,
@@ -138,8 +140,8 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
             taxonomy(),
             workflow(),
             case_id=case_id,
-            target=Route(form.route.data),
-            scope=ReferralScope(form.scope.data),
+            target=target,
+            scope=scope,
             referrer_person_id=staff_user().person_id,
             actor=_actor(),
             now=now(),
@@ -147,7 +149,7 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
         session.flush()
     except ReferralRefused as exc:
         db.rollback()
-        form.route.errors.append(referral_refusal(exc.reason))
+        form.choice.errors.append(referral_refusal(exc.reason))
         return _refer_page(_open(case_id), refer_form=form)
     except StaleDataError:
         db.rollback()
@@ -162,7 +164,7 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
             "%(names)s.",
             route=str(workflow()[referral.case.route].label),
             reference=referral.case.reference,
-            names=", ".join(r.name for r in referral.recipients),
+            names=recipients_text(referral.recipients),
         ),
         "success",
     )
@@ -217,14 +219,11 @@ def _refer_page(
     flow = workflow()
     consent = referral_consent(session, keystore(), case)
     referred = referrals_from(session, case.id)
-    taken = {c.route for c in referred}
-    routes = [r for r in referable_routes(taxonomy(), case) if r not in taken]
-    allowed = _allowed_scopes(consent)
-    refer_form = refer_form or ReferForm(
-        formdata=None,
-        routes=[r.value for r in routes],
-        data={"scope": allowed[0].value if len(allowed) == 1 else ""},
-    )
+    choices = referral_choices(session, taxonomy(), flow, content, consent)
+    options = referral_options(flow, choices)
+    # Nothing is chosen beforehand, not even a single option: passing a report on is done
+    # on purpose.
+    refer_form = refer_form or ReferForm(formdata=None)
     consent_form = consent_form or _consent_form(
         case, formdata=None, data={"given_on": local_date(now())}
     )
@@ -237,22 +236,15 @@ def _refer_page(
         consent=consent,
         consent_text=_consent_text(session, consent) if consent else None,
         referred=[(c, str(flow[c.route].label)) for c in referred],
-        route_options=[
-            Option(info.value, info.label, info.summary) for info in route_infos(flow, routes)
-        ],
-        scope_options=scope_options(allowed),
+        referral_options=options,
+        unavailable=unavailable_routes(flow, choices),
         consent_scope_options=scope_options(list(ReferralScope)),
         channel_options=consent_channel_options(),
         refer_form=refer_form,
         consent_form=consent_form,
         anonymous=case.disclosure is Disclosure.ANONYMOUS,
+        messages_url=url_for("casework.case_page", case_id=case.id, _anchor="berichten"),
     )
-
-
-def _allowed_scopes(consent: ReferralConsent | None) -> list[ReferralScope]:
-    if consent is None or consent.scope is ReferralScope.WITH_IDENTITY:
-        return list(ReferralScope)
-    return [ReferralScope.WITHOUT_IDENTITY]
 
 
 def _state_label(case: Case) -> str:
@@ -465,9 +457,7 @@ def _proxy_page(
         employee_searched=employee_search is not None,
         employee_query=form.employee_query.data or "",
         disclosures=disclosure_options(),
-        routes=[
-            Option(info.value, info.label, info.summary) for info in route_infos(flow, list(Route))
-        ],
+        routes=staff_route_options(flow, list(Route)),
     )
 
 

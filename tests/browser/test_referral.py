@@ -83,8 +83,7 @@ def test_a_confidant_files_for_an_employee_and_passes_a_report_on(
     page.locator("#given_on").fill("2026-03-02")
     refer = refer.submit("/doorverwijzen/toestemming")
     expect(refer.notices).to_have_count(1)
-    page.locator("input[name=route][value=committee]").check()
-    page.locator("input[name=scope][value=with_identity]").check()
+    page.locator("input[name=choice][value='committee:with_identity']").check()
     refer = refer.submit("/doorverwijzen")
     expect(page.locator("[data-referred='committee']")).to_have_count(1)
     with app_session(committed_app) as session:
