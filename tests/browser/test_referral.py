@@ -3,6 +3,8 @@ is checked by axe-core, for reflow and for its error summary (errors included)."
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -13,7 +15,7 @@ from complaints.crypto.services import keystore
 from complaints.followup.services import set_consent
 from complaints.workflow.config import workflow
 from tests.browser.conftest import Axe
-from tests.browser.pages import AccountPage, AppPage, LoginPage
+from tests.browser.pages import AppPage, LoginPage
 from tests.conftest import Clock, app_session
 from tests.factories import PASSWORD, import_demo_directory, make_account, totp_code
 from tests.referral import CONFIDANT, file
@@ -29,7 +31,7 @@ class StaffPage(AppPage):
         return StaffPage(self.page, self.axe)
 
 
-def _log_in(page: Page, axe: Axe, email: str, secret: str, clock: Clock) -> AccountPage:
+def _log_in(page: Page, axe: Axe, email: str, secret: str, clock: Clock) -> AppPage:
     return LoginPage.open(page, axe).log_in(email, PASSWORD).enter_code(totp_code(secret, clock()))
 
 
@@ -52,6 +54,7 @@ def test_a_confidant_files_for_an_employee_and_passes_a_report_on(
         secret = make_account(session, people[CONFIDANT], clock()).totp_secret
     assert secret is not None
     _log_in(page, axe, CONFIDANT, secret, clock)
+    assert urlsplit(page.url).path == "/zaken"  # a confidant lands on their cases
 
     # On someone's behalf: first sent empty, then filled in.
     page.goto("/zaken/namens-melden")
