@@ -93,6 +93,30 @@ class ConsentForm(FlaskForm):
             raise ValidationError(_l("The day cannot be before the report was made."))
 
 
+# What the employee told, as the review sends it on unchanged: every field but the searches,
+# the recipients and the token.
+PROXY_ANSWERS = (
+    "channel",
+    "category",
+    "grounds",
+    "description",
+    "desired_outcome",
+    "last_incident_on",
+    "ongoing",
+    "when_text",
+    "unit",
+    "place",
+    "accused_pick",
+    "accused_names",
+    "disclosure",
+    "employee_pick",
+    "name",
+    "email",
+    "phone",
+    "route",
+)
+
+
 class ProxyReportForm(FlaskForm):
     """A whole report on one page, as a confidant takes it down in a conversation."""
 
@@ -198,6 +222,8 @@ class ProxyReportForm(FlaskForm):
         validators=[DataRequired(_l("Choose who should handle the report."))],
         filters=[strip],
     )
+    # The ids of the recipients the review showed; filing is held to them.
+    recipients = MultiValueField()
 
     def __init__(
         self,
@@ -264,3 +290,13 @@ class ProxyReportForm(FlaskForm):
     def picked_employee(self) -> int | None:
         value = self.employee_pick.data or ""
         return int(value) if value.isdigit() and len(value) <= 18 else None
+
+    def reviewed(self) -> bool:
+        """Whether the answers come from the review (which always names someone)."""
+        return bool(self.recipients.data)
+
+    def expected_recipients(self) -> frozenset[int]:
+        """The ids the review showed; a garbled list never matches, so the review comes back."""
+        if any(not (v.isdigit() and len(v) <= 18) for v in self.recipients.data):
+            return frozenset()
+        return frozenset(int(v) for v in self.recipients.data)

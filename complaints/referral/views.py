@@ -29,18 +29,24 @@ from complaints.cases.services import CaseContent, CaseNotFound
 from complaints.cases.taxonomy import taxonomy
 from complaints.clock import now
 from complaints.crypto.services import indexer, keystore
-from complaints.directory.models import Person
+from complaints.directory.models import OrgUnit, Person
 from complaints.directory.search import (
     PersonMatch,
     active_person,
     search_people,
     units_by_ministry,
 )
-from complaints.intake.services import AccusedPerson, Identity, Report, ReportRefused
-from complaints.intake.wording import Option, disclosure_options, grant_label
+from complaints.intake.services import (
+    AccusedPerson,
+    Identity,
+    RecipientsChanged,
+    Report,
+    ReportRefused,
+)
+from complaints.intake.wording import Option, disclosure_options, grant_label, route_infos
 from complaints.logs import get_logger
-from complaints.referral.forms import ConsentForm, ProxyReportForm, ReferForm
-from complaints.referral.proxy import ProxyChannel, file_on_behalf
+from complaints.referral.forms import PROXY_ANSWERS, ConsentForm, ProxyReportForm, ReferForm
+from complaints.referral.proxy import ProxyChannel, file_on_behalf, preview_on_behalf
 from complaints.referral.services import (
     ConsentChannel,
     ReferralConsent,
@@ -60,6 +66,7 @@ from complaints.referral.wording import (
     proxy_channel_options,
     proxy_no_handler,
     proxy_refusal,
+    proxy_summary,
     recipients_text,
     referral_options,
     referral_refusal,
@@ -280,6 +287,8 @@ def _consent_text(session: Session, consent: ReferralConsent) -> str:
 @login_required
 @roles_required(Role.CONFIDANT)
 def proxy_report() -> str:
+    """The form, then its review (who will receive it), then filing: nothing is filed before
+    the review was seen and confirmed, and filing is held to the recipients it showed."""
     session = db.session()
     tax = taxonomy()
     groups = units_by_ministry(session)
@@ -294,17 +303,25 @@ def proxy_report() -> str:
     ]
     accused_search: list[PersonMatch] | None = None
     employee_search: list[PersonMatch] | None = None
-    if form.is_submitted() and request.form.get("action") != "submit":
+    action = request.form.get("action")
+    if form.is_submitted() and action not in ("review", "submit", "change"):
         # A search, or Enter pressed in a text field (the first button is a search): nothing is
         # filed and everything typed stays. The CSRF token was checked before the view ran.
-        if request.form.get("action") == "search_employee":
+        if action == "search_employee":
             employee_search = _search(session, form.employee_query.data)
         else:
             accused_search = _search(session, form.accused_query.data)
+    elif form.is_submitted() and action == "change":
+        pass  # back from the review: the form again, as it was filled in
     elif form.validate_on_submit():
-        filed = _file(session, form)
-        if filed is not None:
-            return filed
+        report = _report(session, form)
+        if action == "submit" and form.reviewed():
+            answer = _file(session, form, report)
+        else:
+            # Also a "file" without the review (an old page, a script): the review first.
+            answer = _review(session, form, report)
+        if answer is not None:
+            return answer
     return _proxy_page(session, form, accused_search, employee_search)
 
 
@@ -313,9 +330,61 @@ def _search(session: Session, query: str | None) -> list[PersonMatch] | None:
     return search_people(session, query, limit=SEARCH_LIMIT) if query else None
 
 
-def _file(session: Session, form: ProxyReportForm) -> str | None:
+def _refused(form: ProxyReportForm, exc: ReportRefused | NoEligibleHandler) -> None:
+    """Put why the report cannot go like this beside the field to change."""
+    if isinstance(exc, ReportRefused):
+        _field_for(form, exc.field).errors.append(proxy_refusal(exc.reason))
+        return
+    field = form.employee_query if exc.reason == "manager_unknown" else form.route
+    field.errors.append(proxy_no_handler(exc.reason))
+
+
+def _review(
+    session: Session, form: ProxyReportForm, report: Report, *, recipients_changed: bool = False
+) -> str | None:
+    """The review: every answer, who will receive it, what the employee will be told. None:
+    the report cannot go like this, and the form shows why."""
+    user = staff_user()
+    flow = workflow()
+    try:
+        recipients = preview_on_behalf(
+            session, taxonomy(), flow, report, confidant_person_id=user.person_id
+        )
+    except (ReportRefused, NoEligibleHandler) as exc:
+        _refused(form, exc)
+        return None
+    route = flow[report.route]
+    unit = session.get(OrgUnit, report.unit_id) if report.unit_id else None
+    picked = form.picked_employee()
+    employee = active_person(session, picked) if picked is not None else None
+    info = route_infos(flow, [report.route])[0]
+    return render_template(
+        "referral/proxy_review.html",
+        form=form,
+        rows=proxy_summary(
+            taxonomy(),
+            report,
+            channel=ProxyChannel(form.channel.data),
+            route_label=str(route.label),
+            unit_name=unit.name if unit else None,
+            employee_name=employee.name if employee else None,
+        ),
+        # What was sent, sent on unchanged: the review changes nothing that was typed.
+        answers=[(name, value) for name in PROXY_ANSWERS for value in request.form.getlist(name)],
+        recipients=[(r, grant_label(r.role)) for r in recipients],
+        recipient_ids=[str(r.person_id) for r in recipients],
+        kept=any(r.person_id == user.person_id for r in recipients),
+        mailbox_text=route.states[route.initial].public,
+        next_steps=info.next_steps,
+        deadlines=info.deadlines,
+        anonymous=report.disclosure is Disclosure.ANONYMOUS,
+        committee=report.route is Route.COMMITTEE,
+        recipients_changed=recipients_changed,
+    )
+
+
+def _file(session: Session, form: ProxyReportForm, report: Report) -> str | None:
     """File the report; the answer page shows the receipt code once. None: errors on the form."""
-    report = _report(session, form)
     user = staff_user()
     try:
         submission = file_on_behalf(
@@ -327,17 +396,16 @@ def _file(session: Session, form: ProxyReportForm) -> str | None:
             report,
             confidant_person_id=user.person_id,
             channel=ProxyChannel(form.channel.data),
+            expected_recipients=form.expected_recipients(),
             actor=_actor(),
             now=now(),
         )
-    except ReportRefused as exc:
+    except RecipientsChanged:
         db.rollback()
-        _field_for(form, exc.field).errors.append(proxy_refusal(exc.reason))
-        return None
-    except NoEligibleHandler as exc:
+        return _review(session, form, report, recipients_changed=True)
+    except (ReportRefused, NoEligibleHandler) as exc:
         db.rollback()
-        field = form.employee_query if exc.reason == "manager_unknown" else form.route
-        field.errors.append(proxy_no_handler(exc.reason))
+        _refused(form, exc)
         return None
     case = submission.case
     return render_template(

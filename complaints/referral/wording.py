@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from complaints.cases.models import Route
-from complaints.intake.wording import Option, grant_label
+from complaints.cases.models import Disclosure, Route
+from complaints.cases.taxonomy import Taxonomy
+from complaints.intake.services import Report
+from complaints.intake.wording import Option, disclosure_label, grant_label
 from complaints.referral.proxy import ProxyChannel
 from complaints.referral.services import ConsentChannel, ReferralChoice, ReferralScope
 from complaints.routing.services import Recipient
@@ -150,6 +152,60 @@ def consent_channel_label(channel: ConsentChannel) -> str:
         ConsentChannel.IN_PERSON: _("In person"),
         ConsentChannel.PHONE: _("By phone"),
     }[channel]
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One answer on the review of a report filed on someone's behalf, with where to change it
+    (the section of the form: ``<section>-title`` is its heading's id)."""
+
+    label: str
+    values: list[str]
+    section: str
+    long_text: bool = False
+
+
+def proxy_summary(
+    taxonomy: Taxonomy,
+    report: Report,
+    *,
+    channel: ProxyChannel,
+    route_label: str,
+    unit_name: str | None,
+    employee_name: str | None,
+) -> list[ReviewRow]:
+    """Every answer of a report taken down for an employee, in words, in the form's order."""
+    none = _("Not given")
+    identity = report.identity if report.disclosure is not Disclosure.ANONYMOUS else None
+    employee = [disclosure_label(report.disclosure.value)]
+    if identity is not None:
+        employee += [
+            _("Name: %(name)s", name=identity.name),
+            _("E-mail: %(email)s", email=identity.email or none),
+            _("Phone: %(phone)s", phone=identity.phone or none),
+        ]
+    if employee_name:
+        employee.append(_("Found in the directory: %(name)s", name=employee_name))
+    category = taxonomy.categories[report.category]
+    what = [str(category.label)]
+    what += [str(taxonomy.grounds[g].label) for g in report.grounds if g in taxonomy.grounds]
+    return [
+        ReviewRow(
+            _("Who the report is about"), [a.name for a in report.accused] or [none], "people"
+        ),
+        ReviewRow(_("The employee"), employee, "employee"),
+        ReviewRow(_("How did the employee contact you?"), [proxy_channel_label(channel)], "what"),
+        ReviewRow(_("What happened"), what, "what"),
+        ReviewRow(_("What happened, as the employee told it"), [report.description], "what", True),
+        ReviewRow(_("What the employee hopes for"), [report.desired_outcome or none], "what", True),
+        ReviewRow(_("When"), [report.when or none], "when"),
+        ReviewRow(_("Where"), [v for v in (unit_name or "", report.place) if v] or [none], "when"),
+        ReviewRow(_("Who handles it"), [route_label], "route"),
+    ]
+
+
+def proxy_channel_label(channel: ProxyChannel) -> str:
+    return next(str(o.label) for o in proxy_channel_options() if o.value == channel.value)
 
 
 def proxy_channel_options() -> list[Option]:

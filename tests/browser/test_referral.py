@@ -59,7 +59,7 @@ def test_a_confidant_files_for_an_employee_and_passes_a_report_on(
     # On someone's behalf: first sent empty, then filled in.
     page.goto("/zaken/namens-melden")
     proxy = StaffPage(page, axe)
-    proxy = proxy.submit("/zaken/namens-melden", "button[value=submit]")
+    proxy = proxy.submit("/zaken/namens-melden", "button[value=review]")
     expect(proxy.error_summary).to_have_count(1)
     page.locator("#accused_query").fill("Bakker")
     proxy = proxy.submit("/zaken/namens-melden", "button[value=search_accused]")
@@ -71,7 +71,19 @@ def test_a_confidant_files_for_an_employee_and_passes_a_report_on(
     page.locator("input[name=grounds][value=race]").check()
     page.locator("#description").fill("Een collega maakt steeds grappen over mijn afkomst.")
     page.locator("input[name=route][value=confidant]").check()
-    done = proxy.submit("/zaken/namens-melden", "button[value=submit]")
+    # The review: who will receive it (the confidant keeps it), then back to change an answer,
+    # which is still filled in, and the review again; nothing is filed until "File the report".
+    reviewed = proxy.submit("/zaken/namens-melden", "button[value=review]")
+    expect(page.locator("[data-recipient]")).to_have_count(1)
+    expect(page.locator(".receipt-code")).to_have_count(0)
+    back = reviewed.submit("/zaken/namens-melden", "button[data-change=what] >> nth=0")
+    expect(page.locator("#description")).to_have_value(
+        "Een collega maakt steeds grappen over mijn afkomst."
+    )
+    page.locator("#desired_outcome").fill("Dat het stopt.")
+    reviewed = back.submit("/zaken/namens-melden", "button[value=review]")
+    expect(page.locator(".review-list")).to_contain_text("Dat het stopt.")
+    done = reviewed.submit("/zaken/namens-melden", "button[value=submit]")
     expect(page.locator(".receipt-code")).to_have_count(1)
     expect(done.heading).to_have_count(1)
 
