@@ -19,6 +19,7 @@ from complaints.accounts.forms import (
     NewPasswordForm,
     TotpForm,
 )
+from complaints.accounts.landing import landing_url
 from complaints.accounts.login import StaffUser, login_policy, passwords, staff_user
 from complaints.accounts.models import Account, SessionStage, StaffSession
 from complaints.accounts.services import (
@@ -50,7 +51,7 @@ from complaints.settings import current_settings
 from complaints.web import cookies
 from complaints.web.i18n import _, ngettext
 from complaints.web.limits import client_key, limiter
-from complaints.web.navigation import safe_next
+from complaints.web.navigation import is_safe_next
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -125,7 +126,8 @@ def _code_message(failure: LoginFailed) -> str:
 
 
 def _home() -> str:
-    return url_for("accounts.overview")
+    """The work page of whoever is logged in."""
+    return landing_url(db.session(), staff_user().person_id, None)
 
 
 def _pending() -> StaffSession | None:
@@ -150,7 +152,9 @@ def _second_step(account: Account) -> str:
 
 
 def _finish_login(pending: StaffSession) -> Response:
-    target = safe_next(cookie_session.get(LOGIN_NEXT), _home())
+    target = landing_url(
+        db.session(), pending.account.person_id, cookie_session.pop(LOGIN_NEXT, None)
+    )
     issued = complete_login(db.session(), keystore(), login_policy(), pending, now=now())
     cookies.renew(logging_out=False)  # nothing carries over from before log-in
     login_user(StaffUser(issued.record, issued.token))
@@ -191,7 +195,8 @@ def login() -> Response | str:
             )
             cookies.renew(logging_out=False)
             cookie_session[PENDING_TOKEN] = issued.token
-            cookie_session[LOGIN_NEXT] = safe_next(form.next.data, _home())
+            # Only a local address is kept; without one, the work page is chosen at the end.
+            cookie_session[LOGIN_NEXT] = form.next.data if is_safe_next(form.next.data) else None
             return redirect(_second_step(account), code=303)
     form.password.data = ""
     return render_template("accounts/login.html", form=form, failure_message=failure_message)

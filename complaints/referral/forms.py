@@ -29,7 +29,7 @@ from complaints.intake.forms import (
 )
 from complaints.intake.services import MAX_SHORT, MAX_TEXT
 from complaints.referral.proxy import ProxyChannel
-from complaints.referral.services import ConsentChannel, ReferralScope
+from complaints.referral.services import ConsentChannel, ReferralScope, parse_choice
 from complaints.web.i18n import _l
 
 
@@ -42,26 +42,16 @@ def _one_of(values: Collection[str]) -> Any:
 
 
 class ReferForm(FlaskForm):
-    route = StringField(
+    # A route and a scope in one value (``ReferralChoice.value``): the page offers only the
+    # pairs the consent and the rules allow, and the service refuses any other.
+    choice = StringField(
         _l("Pass the report on to"),
         validators=[DataRequired(_l("Choose where to pass the report on to."))],
         filters=[strip],
     )
-    scope = StringField(
-        _l("What is passed on"),
-        validators=[
-            DataRequired(_l("Choose what is passed on.")),
-            _one_of([s.value for s in ReferralScope]),
-        ],
-        filters=[strip],
-    )
 
-    def __init__(self, *args: Any, routes: Collection[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._routes = routes
-
-    def validate_route(self, field: Field) -> None:
-        if field.data not in self._routes:
+    def validate_choice(self, field: Field) -> None:
+        if parse_choice(field.data) is None:
             raise ValidationError(_l("Choose one of the options shown."))
 
 
@@ -101,6 +91,30 @@ class ConsentForm(FlaskForm):
             raise ValidationError(_l("The day cannot be in the future."))
         if field.data < self._earliest:
             raise ValidationError(_l("The day cannot be before the report was made."))
+
+
+# What the employee told, as the review sends it on unchanged: every field but the searches,
+# the recipients and the token.
+PROXY_ANSWERS = (
+    "channel",
+    "category",
+    "grounds",
+    "description",
+    "desired_outcome",
+    "last_incident_on",
+    "ongoing",
+    "when_text",
+    "unit",
+    "place",
+    "accused_pick",
+    "accused_names",
+    "disclosure",
+    "employee_pick",
+    "name",
+    "email",
+    "phone",
+    "route",
+)
 
 
 class ProxyReportForm(FlaskForm):
@@ -208,6 +222,8 @@ class ProxyReportForm(FlaskForm):
         validators=[DataRequired(_l("Choose who should handle the report."))],
         filters=[strip],
     )
+    # The ids of the recipients the review showed; filing is held to them.
+    recipients = MultiValueField()
 
     def __init__(
         self,
@@ -274,3 +290,13 @@ class ProxyReportForm(FlaskForm):
     def picked_employee(self) -> int | None:
         value = self.employee_pick.data or ""
         return int(value) if value.isdigit() and len(value) <= 18 else None
+
+    def reviewed(self) -> bool:
+        """Whether the answers come from the review (which always names someone)."""
+        return bool(self.recipients.data)
+
+    def expected_recipients(self) -> frozenset[int]:
+        """The ids the review showed; a garbled list never matches, so the review comes back."""
+        if any(not (v.isdigit() and len(v) <= 18) for v in self.recipients.data):
+            return frozenset()
+        return frozenset(int(v) for v in self.recipients.data)

@@ -2,7 +2,8 @@
 
 The report goes through the report form's own service (``submit_report``), so the same checks,
 routing and conflict rules apply and the employee gets a receipt code of their own. On top of
-that the case records that it was filed by proxy, and by whom.
+that the case records that it was filed by proxy, and by whom. As on the form, a review comes
+first: who will receive it, from the same routing, held to on filing (``RecipientsChanged``).
 
 Who receives it: on the confidant route, the confidant who took the report (they already
 know the story and the employee); if they cannot take it — they do not serve that
@@ -29,8 +30,14 @@ from complaints.cases.models import CaseEvent, Route
 from complaints.cases.taxonomy import Taxonomy
 from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.keystore import KeyStore
-from complaints.intake.services import Report, Submission, submit_report
-from complaints.routing.services import NoEligibleHandler
+from complaints.intake.services import (
+    Report,
+    Submission,
+    check_report,
+    preview_recipients,
+    submit_report,
+)
+from complaints.routing.services import NoEligibleHandler, Recipient
 from complaints.workflow.config import Workflow
 
 # The routing refusals that mean "not this confidant", after which another one is looked for.
@@ -44,6 +51,42 @@ class ProxyChannel(StrEnum):
     WALK_IN = "walk_in"
 
 
+def proxy_report(
+    session: Session, workflow: Workflow, report: Report, *, confidant_person_id: int
+) -> Report:
+    """The report as it will be filed for the employee: never with a filer, and on the confidant
+    route with the confidant who took it when they can take it (another one when not).
+
+    The one place this is decided, so the review shows the recipients the filing then gets.
+    """
+    report = replace(report, filer_person_id=None, chosen_confidant_id=None)
+    if report.route is not Route.CONFIDANT:
+        return report
+    own = replace(report, chosen_confidant_id=confidant_person_id)
+    try:
+        preview_recipients(session, workflow, own)
+    except NoEligibleHandler as exc:
+        if exc.reason not in _NOT_THIS_CONFIDANT:
+            raise
+        return report
+    return own
+
+
+def preview_on_behalf(
+    session: Session,
+    taxonomy: Taxonomy,
+    workflow: Workflow,
+    report: Report,
+    *,
+    confidant_person_id: int,
+) -> list[Recipient]:
+    """Who would receive ``report`` if it were filed now; raises ReportRefused or
+    NoEligibleHandler as filing would."""
+    check_report(taxonomy, report)
+    filed = proxy_report(session, workflow, report, confidant_person_id=confidant_person_id)
+    return preview_recipients(session, workflow, filed)
+
+
 def file_on_behalf(
     session: Session,
     keys: KeyStore,
@@ -54,41 +97,28 @@ def file_on_behalf(
     *,
     confidant_person_id: int,
     channel: ProxyChannel,
+    expected_recipients: frozenset[int],
     actor: Actor,
     now: datetime,
 ) -> Submission:
-    """File ``report`` for an employee; raises ReportRefused or NoEligibleHandler like the form.
+    """File ``report`` for an employee; raises ReportRefused or NoEligibleHandler like the form,
+    and RecipientsChanged unless it would go to exactly ``expected_recipients`` (the people the
+    review showed).
 
     The caller commits, and shows the receipt code once, to be handed to the employee.
     """
-    report = replace(report, filer_person_id=None)
-    if report.route is Route.CONFIDANT:
-        try:
-            submission = _submit(
-                session,
-                keys,
-                blind,
-                taxonomy,
-                workflow,
-                replace(report, chosen_confidant_id=confidant_person_id),
-                now,
-            )
-        except NoEligibleHandler as exc:
-            if exc.reason not in _NOT_THIS_CONFIDANT:
-                raise
-            submission = _submit(
-                session,
-                keys,
-                blind,
-                taxonomy,
-                workflow,
-                replace(report, chosen_confidant_id=None),
-                now,
-            )
-    else:
-        submission = _submit(
-            session, keys, blind, taxonomy, workflow, replace(report, chosen_confidant_id=None), now
-        )
+    check_report(taxonomy, report)
+    filed = proxy_report(session, workflow, report, confidant_person_id=confidant_person_id)
+    submission = submit_report(
+        session,
+        keys,
+        blind,
+        taxonomy,
+        workflow,
+        filed,
+        expected_recipients=expected_recipients,
+        now=now,
+    )
     case = submission.case
     session.add(
         CaseEvent(
@@ -118,18 +148,3 @@ def file_on_behalf(
     )
     session.flush()
     return submission
-
-
-def _submit(
-    session: Session,
-    keys: KeyStore,
-    blind: BlindIndexer,
-    taxonomy: Taxonomy,
-    workflow: Workflow,
-    report: Report,
-    now: datetime,
-) -> Submission:
-    # No review page came first, so there is no list of recipients to hold the result to.
-    return submit_report(
-        session, keys, blind, taxonomy, workflow, report, expected_recipients=None, now=now
-    )

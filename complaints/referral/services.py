@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -313,11 +314,90 @@ def _midday(day: date) -> datetime:
 # Referring -------------------------------------------------------------------------------------
 
 
-def referable_routes(taxonomy: Taxonomy, case: Case) -> list[Route]:
-    """The routes this case's category allows, apart from the confidant's own."""
-    category = taxonomy.categories.get(case.category)
-    allowed = category.routes if category is not None else ()
-    return [route for route in REFERRAL_ROUTES if route in allowed]
+@dataclass(frozen=True)
+class ReferralChoice:
+    """One way to pass the report on: a route and what goes with it, and who would receive it.
+
+    ``refused`` is None for a choice the consent and the rules allow, and otherwise why not (a
+    message key, as ``ReferralRefused.reason``).
+    """
+
+    route: Route
+    scope: ReferralScope
+    recipients: tuple[Recipient, ...] = ()
+    refused: str | None = None
+
+    @property
+    def offered(self) -> bool:
+        return self.refused is None
+
+    @property
+    def value(self) -> str:
+        """The choice as one form value, e.g. ``integrity:without_identity``."""
+        return f"{self.route.value}:{self.scope.value}"
+
+
+def parse_choice(value: str | None) -> tuple[Route, ReferralScope] | None:
+    """A form value made by ``ReferralChoice.value``, or None for anything else."""
+    route, _, scope = (value or "").partition(":")
+    if route not in {r.value for r in REFERRAL_ROUTES}:
+        return None
+    if scope not in {s.value for s in ReferralScope}:
+        return None
+    return Route(route), ReferralScope(scope)
+
+
+def referral_choices(
+    session: Session,
+    taxonomy: Taxonomy,
+    workflow: Workflow,
+    content: CaseContent,
+    consent: ReferralConsent | None,
+) -> list[ReferralChoice]:
+    """Every route and scope a referral could take, each offered or refused with the reason.
+
+    The one rule for what can be passed on where: the referral page offers exactly the
+    choices offered here, and ``refer_case`` refuses any other, whatever a form sends.
+    """
+    original = content.case
+    category = taxonomy.categories.get(original.category)
+    allowed_routes = category.routes if category is not None else ()
+    taken = {c.route for c in referrals_from(session, original.id)}
+    choices = []
+    for route in REFERRAL_ROUTES:
+        for scope in ReferralScope:
+            refused = _refusal(route, scope, consent, allowed_routes, taken)
+            recipients: tuple[Recipient, ...] = ()
+            if refused is None:
+                report = _report_for(session, content, route, scope)
+                try:
+                    check_report(taxonomy, report)
+                    recipients = tuple(
+                        resolve_recipients(session, workflow, _routing_request(content, report))
+                    )
+                except (ReportRefused, NoEligibleHandler) as exc:
+                    refused = exc.reason
+            choices.append(ReferralChoice(route, scope, recipients, refused))
+    return choices
+
+
+def _refusal(
+    route: Route,
+    scope: ReferralScope,
+    consent: ReferralConsent | None,
+    allowed_routes: Collection[Route],
+    taken: Collection[Route],
+) -> str | None:
+    """Why a choice is refused before the report form's rules and the routing are asked."""
+    if consent is None:
+        return "no_consent"
+    if route not in allowed_routes:
+        return "route_not_for_category"
+    if route in taken:
+        return "already_referred"
+    if scope is ReferralScope.WITH_IDENTITY and consent.scope is ReferralScope.WITHOUT_IDENTITY:
+        return "scope_not_covered"
+    return None
 
 
 def referrals_from(session: Session, case_id: uuid.UUID) -> list[Case]:
@@ -347,9 +427,9 @@ def refer_case(
 ) -> Referral:
     """Pass a confidant's case on to ``target`` as a new, linked case; the caller commits.
 
-    Raises ReferralRefused when the referral is not allowed (no consent, a scope wider than the
-    consent, a route the report cannot take, nobody eligible) and CaseNotFound when the referrer
-    is not the case's confidant.
+    Raises ReferralRefused for anything ``referral_choices`` does not offer (no consent, a
+    scope wider than the consent, a route the report cannot take, nobody eligible), whatever
+    the form sent, and CaseNotFound when the referrer is not the case's confidant.
     """
     content = open_as_confidant(
         session, keys, blind, case_id=case_id, person_id=referrer_person_id, actor=actor, now=now
@@ -357,25 +437,22 @@ def refer_case(
     original = content.case
     if not workflow[original.route].is_open(original.state):
         raise ReferralRefused("case_closed")
-    if target not in REFERRAL_ROUTES:
-        raise ReferralRefused("route_not_offered")
     consent = referral_consent(session, keys, original)
-    if consent is None:
-        raise ReferralRefused("no_consent")
-    if scope is ReferralScope.WITH_IDENTITY and consent.scope is ReferralScope.WITHOUT_IDENTITY:
-        raise ReferralRefused("scope_not_covered")
-    if any(c.route is target for c in referrals_from(session, original.id)):
-        raise ReferralRefused("already_referred")
-
+    choice = next(
+        (
+            c
+            for c in referral_choices(session, taxonomy, workflow, content, consent)
+            if c.route is target and c.scope is scope
+        ),
+        None,
+    )
+    if choice is None:
+        raise ReferralRefused("route_not_offered")
+    if choice.refused is not None:
+        raise ReferralRefused(choice.refused)
+    assert consent is not None  # noqa: S101 - a choice is only offered with consent
+    recipients = list(choice.recipients)
     report = _report_for(session, content, target, scope)
-    try:
-        check_report(taxonomy, report)
-    except ReportRefused as exc:
-        raise ReferralRefused(exc.reason) from None
-    try:
-        recipients = resolve_recipients(session, workflow, _routing_request(content, report))
-    except NoEligibleHandler as exc:
-        raise ReferralRefused(exc.reason) from None
 
     shares_identity = report.disclosure is not Disclosure.ANONYMOUS
     draft = NewCase(

@@ -13,7 +13,6 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_login import login_required
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,31 +29,34 @@ from complaints.cases.services import CaseContent, CaseNotFound
 from complaints.cases.taxonomy import taxonomy
 from complaints.clock import now
 from complaints.crypto.services import indexer, keystore
-from complaints.directory.models import Person
+from complaints.directory.models import OrgUnit, Person
 from complaints.directory.search import (
     PersonMatch,
     active_person,
     search_people,
     units_by_ministry,
 )
-from complaints.intake.services import AccusedPerson, Identity, Report, ReportRefused
-from complaints.intake.wording import (
-    Option,
-    disclosure_options,
-    route_infos,
+from complaints.intake.services import (
+    AccusedPerson,
+    Identity,
+    RecipientsChanged,
+    Report,
+    ReportRefused,
 )
+from complaints.intake.wording import Option, disclosure_options, route_infos
 from complaints.logs import get_logger
-from complaints.referral.forms import ConsentForm, ProxyReportForm, ReferForm
-from complaints.referral.proxy import ProxyChannel, file_on_behalf
+from complaints.referral.forms import PROXY_ANSWERS, ConsentForm, ProxyReportForm, ReferForm
+from complaints.referral.proxy import ProxyChannel, file_on_behalf, preview_on_behalf
 from complaints.referral.services import (
     ConsentChannel,
     ReferralConsent,
     ReferralRefused,
     ReferralScope,
     open_as_confidant,
+    parse_choice,
     record_consent,
     refer_case,
-    referable_routes,
+    referral_choices,
     referral_consent,
     referrals_from,
 )
@@ -64,11 +66,17 @@ from complaints.referral.wording import (
     proxy_channel_options,
     proxy_no_handler,
     proxy_refusal,
+    proxy_summary,
+    recipients_text,
+    referral_options,
     referral_refusal,
     scope_label,
     scope_options,
+    staff_route_options,
+    unavailable_routes,
 )
 from complaints.routing.services import NoEligibleHandler
+from complaints.web.dates import format_date
 from complaints.web.errors import answer_case_conflicts, render_error
 from complaints.web.i18n import _
 from complaints.workflow.config import workflow
@@ -127,9 +135,11 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
     if content is None:
         return render_error(404)
     session = db.session()
-    form = ReferForm(routes=[r.value for r in referable_routes(taxonomy(), content.case)])
-    if not form.validate_on_submit():
+    form = ReferForm()
+    choice = parse_choice(form.choice.data) if form.validate_on_submit() else None
+    if choice is None:
         return _refer_page(content, refer_form=form)
+    target, scope = choice
     try:
         referral = refer_case(
             session,
@@ -138,8 +148,8 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
             taxonomy(),
             workflow(),
             case_id=case_id,
-            target=Route(form.route.data),
-            scope=ReferralScope(form.scope.data),
+            target=target,
+            scope=scope,
             referrer_person_id=staff_user().person_id,
             actor=_actor(),
             now=now(),
@@ -147,7 +157,7 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
         session.flush()
     except ReferralRefused as exc:
         db.rollback()
-        form.route.errors.append(referral_refusal(exc.reason))
+        form.choice.errors.append(referral_refusal(exc.reason))
         return _refer_page(_open(case_id), refer_form=form)
     except StaleDataError:
         db.rollback()
@@ -162,7 +172,7 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
             "%(names)s.",
             route=str(workflow()[referral.case.route].label),
             reference=referral.case.reference,
-            names=", ".join(r.name for r in referral.recipients),
+            names=recipients_text(referral.recipients),
         ),
         "success",
     )
@@ -217,14 +227,11 @@ def _refer_page(
     flow = workflow()
     consent = referral_consent(session, keystore(), case)
     referred = referrals_from(session, case.id)
-    taken = {c.route for c in referred}
-    routes = [r for r in referable_routes(taxonomy(), case) if r not in taken]
-    allowed = _allowed_scopes(consent)
-    refer_form = refer_form or ReferForm(
-        formdata=None,
-        routes=[r.value for r in routes],
-        data={"scope": allowed[0].value if len(allowed) == 1 else ""},
-    )
+    choices = referral_choices(session, taxonomy(), flow, content, consent)
+    options = referral_options(flow, choices)
+    # Nothing is chosen beforehand, not even a single option: passing a report on is done
+    # on purpose.
+    refer_form = refer_form or ReferForm(formdata=None)
     consent_form = consent_form or _consent_form(
         case, formdata=None, data={"given_on": local_date(now())}
     )
@@ -237,22 +244,15 @@ def _refer_page(
         consent=consent,
         consent_text=_consent_text(session, consent) if consent else None,
         referred=[(c, str(flow[c.route].label)) for c in referred],
-        route_options=[
-            Option(info.value, info.label, info.summary) for info in route_infos(flow, routes)
-        ],
-        scope_options=scope_options(allowed),
+        referral_options=options,
+        unavailable=unavailable_routes(flow, choices),
         consent_scope_options=scope_options(list(ReferralScope)),
         channel_options=consent_channel_options(),
         refer_form=refer_form,
         consent_form=consent_form,
         anonymous=case.disclosure is Disclosure.ANONYMOUS,
+        messages_url=url_for("casework.case_page", case_id=case.id, _anchor="berichten"),
     )
-
-
-def _allowed_scopes(consent: ReferralConsent | None) -> list[ReferralScope]:
-    if consent is None or consent.scope is ReferralScope.WITH_IDENTITY:
-        return list(ReferralScope)
-    return [ReferralScope.WITHOUT_IDENTITY]
 
 
 def _state_label(case: Case) -> str:
@@ -265,7 +265,7 @@ def _consent_text(session: Session, consent: ReferralConsent) -> str:
     if consent.recorded_by_person_id is None:
         return _(
             "The complainant gave consent in their mailbox on %(date)s. It covers: %(scope)s.",
-            date=format_date(consent.given_at, "long"),
+            date=format_date(consent.given_at),
             scope=scope,
         )
     recorder = session.get(Person, consent.recorded_by_person_id)
@@ -275,7 +275,7 @@ def _consent_text(session: Session, consent: ReferralConsent) -> str:
         "The complainant gave consent %(how)s on %(date)s, recorded by %(name)s. It covers: "
         "%(scope)s.",
         how=consent_channel_label(consent.channel).lower(),
-        date=format_date(consent.given_on, "long"),
+        date=format_date(consent.given_on),
         name=recorder.name if recorder else _("someone no longer in the directory"),
         scope=scope,
     )
@@ -288,6 +288,8 @@ def _consent_text(session: Session, consent: ReferralConsent) -> str:
 @login_required
 @roles_required(Role.CONFIDANT)
 def proxy_report() -> str:
+    """The form, then its review (who will receive it), then filing: nothing is filed before
+    the review was seen and confirmed, and filing is held to the recipients it showed."""
     session = db.session()
     tax = taxonomy()
     groups = units_by_ministry(session)
@@ -302,17 +304,25 @@ def proxy_report() -> str:
     ]
     accused_search: list[PersonMatch] | None = None
     employee_search: list[PersonMatch] | None = None
-    if form.is_submitted() and request.form.get("action") != "submit":
+    action = request.form.get("action")
+    if form.is_submitted() and action not in ("review", "submit", "change"):
         # A search, or Enter pressed in a text field (the first button is a search): nothing is
         # filed and everything typed stays. The CSRF token was checked before the view ran.
-        if request.form.get("action") == "search_employee":
+        if action == "search_employee":
             employee_search = _search(session, form.employee_query.data)
         else:
             accused_search = _search(session, form.accused_query.data)
+    elif form.is_submitted() and action == "change":
+        pass  # back from the review: the form again, as it was filled in
     elif form.validate_on_submit():
-        filed = _file(session, form)
-        if filed is not None:
-            return filed
+        report = _report(session, form)
+        if action == "submit" and form.reviewed():
+            answer = _file(session, form, report)
+        else:
+            # Also a "file" without the review (an old page, a script): the review first.
+            answer = _review(session, form, report)
+        if answer is not None:
+            return answer
     return _proxy_page(session, form, accused_search, employee_search)
 
 
@@ -321,9 +331,61 @@ def _search(session: Session, query: str | None) -> list[PersonMatch] | None:
     return search_people(session, query, limit=SEARCH_LIMIT) if query else None
 
 
-def _file(session: Session, form: ProxyReportForm) -> str | None:
+def _refused(form: ProxyReportForm, exc: ReportRefused | NoEligibleHandler) -> None:
+    """Put why the report cannot go like this beside the field to change."""
+    if isinstance(exc, ReportRefused):
+        _field_for(form, exc.field).errors.append(proxy_refusal(exc.reason))
+        return
+    field = form.employee_query if exc.reason == "manager_unknown" else form.route
+    field.errors.append(proxy_no_handler(exc.reason))
+
+
+def _review(
+    session: Session, form: ProxyReportForm, report: Report, *, recipients_changed: bool = False
+) -> str | None:
+    """The review: every answer, who will receive it, what the employee will be told. None:
+    the report cannot go like this, and the form shows why."""
+    user = staff_user()
+    flow = workflow()
+    try:
+        recipients = preview_on_behalf(
+            session, taxonomy(), flow, report, confidant_person_id=user.person_id
+        )
+    except (ReportRefused, NoEligibleHandler) as exc:
+        _refused(form, exc)
+        return None
+    route = flow[report.route]
+    unit = session.get(OrgUnit, report.unit_id) if report.unit_id else None
+    picked = form.picked_employee()
+    employee = active_person(session, picked) if picked is not None else None
+    info = route_infos(flow, [report.route])[0]
+    return render_template(
+        "referral/proxy_review.html",
+        form=form,
+        rows=proxy_summary(
+            taxonomy(),
+            report,
+            channel=ProxyChannel(form.channel.data),
+            route_label=str(route.label),
+            unit_name=unit.name if unit else None,
+            employee_name=employee.name if employee else None,
+        ),
+        # What was sent, sent on unchanged: the review changes nothing that was typed.
+        answers=[(name, value) for name in PROXY_ANSWERS for value in request.form.getlist(name)],
+        recipients=[(r, grant_label(r.role)) for r in recipients],
+        recipient_ids=[str(r.person_id) for r in recipients],
+        kept=any(r.person_id == user.person_id for r in recipients),
+        mailbox_text=route.states[route.initial].public,
+        next_steps=info.next_steps,
+        deadlines=info.deadlines,
+        anonymous=report.disclosure is Disclosure.ANONYMOUS,
+        committee=report.route is Route.COMMITTEE,
+        recipients_changed=recipients_changed,
+    )
+
+
+def _file(session: Session, form: ProxyReportForm, report: Report) -> str | None:
     """File the report; the answer page shows the receipt code once. None: errors on the form."""
-    report = _report(session, form)
     user = staff_user()
     try:
         submission = file_on_behalf(
@@ -335,17 +397,16 @@ def _file(session: Session, form: ProxyReportForm) -> str | None:
             report,
             confidant_person_id=user.person_id,
             channel=ProxyChannel(form.channel.data),
+            expected_recipients=form.expected_recipients(),
             actor=_actor(),
             now=now(),
         )
-    except ReportRefused as exc:
+    except RecipientsChanged:
         db.rollback()
-        _field_for(form, exc.field).errors.append(proxy_refusal(exc.reason))
-        return None
-    except NoEligibleHandler as exc:
+        return _review(session, form, report, recipients_changed=True)
+    except (ReportRefused, NoEligibleHandler) as exc:
         db.rollback()
-        field = form.employee_query if exc.reason == "manager_unknown" else form.route
-        field.errors.append(proxy_no_handler(exc.reason))
+        _refused(form, exc)
         return None
     case = submission.case
     return render_template(
@@ -356,7 +417,7 @@ def _file(session: Session, form: ProxyReportForm) -> str | None:
         recipients=[(r, grant_label(r.role)) for r in submission.recipients],
         kept=any(r.person_id == user.person_id for r in submission.recipients),
         deadlines=[
-            (str(d.label), format_date(d.due_on, "long"))
+            (str(d.label), format_date(d.due_on))
             for d in deadline_views(session, workflow(), case, now())
         ],
         anonymous=case.disclosure is Disclosure.ANONYMOUS,
@@ -427,7 +488,7 @@ def _report(session: Session, form: ProxyReportForm) -> Report:
 def _when(form: ProxyReportForm) -> str:
     parts = []
     if form.last_incident_on.data:
-        parts.append(format_date(form.last_incident_on.data, "long"))
+        parts.append(format_date(form.last_incident_on.data))
     if form.ongoing.data:
         parts.append(_("still going on"))
     if form.when_text.data:
@@ -465,9 +526,7 @@ def _proxy_page(
         employee_searched=employee_search is not None,
         employee_query=form.employee_query.data or "",
         disclosures=disclosure_options(),
-        routes=[
-            Option(info.value, info.label, info.summary) for info in route_infos(flow, list(Route))
-        ],
+        routes=staff_route_options(flow, list(Route)),
     )
 
 

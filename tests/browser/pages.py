@@ -239,9 +239,10 @@ class TotpEnrolPage(_CodeForm):
         """The key as shown for typing in by hand, without the spaces that group it."""
         return "".join(self.page.locator("#totp-key").inner_text().split())
 
-    def confirm(self, code: str) -> AccountPage:
+    def confirm(self, code: str) -> AppPage:
+        """Confirm the first code; lands where ``enter_code`` does."""
         self._submit(code)
-        return AccountPage(self.page, self.axe)
+        return landed(self.page, self.axe)
 
     def confirm_refused(self, code: str) -> TotpEnrolPage:
         self._submit(code)
@@ -251,13 +252,22 @@ class TotpEnrolPage(_CodeForm):
 class TotpPage(_CodeForm):
     path = "/aanmelden/code"
 
-    def enter_code(self, code: str) -> AccountPage:
+    def enter_code(self, code: str) -> AppPage:
+        """Log in with the code; lands on the person's work page (or a safe ``next``)."""
         self._submit(code)
-        return AccountPage(self.page, self.axe)
+        return landed(self.page, self.axe)
 
     def enter_code_refused(self, code: str) -> TotpPage:
         self._submit(code)
         return TotpPage(self.page, self.axe)
+
+
+def landed(page: Page, axe: Axe) -> AppPage:
+    """The page a log-in ends on: each role has its own work page (a case handler /zaken, an
+    auditor /statistieken, ...), someone without one has the account page."""
+    if urlsplit(page.url).path == AccountPage.path:
+        return AccountPage(page, axe)
+    return AppPage(page, axe)
 
 
 class AccountPage(AppPage):

@@ -11,7 +11,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Axe
-from tests.browser.pages import AccountPage, AppPage, LoginPage
+from tests.browser.pages import AppPage, LoginPage
 from tests.committee import KOK, SECRETARY, TO_HEARING, advance, file_complaint, staff
 from tests.conftest import Clock, app_session
 from tests.factories import PASSWORD, import_demo_directory, totp_code
@@ -30,7 +30,7 @@ class CommitteePage(AppPage):
         return CommitteePage(self.page, self.axe)
 
 
-def log_in(page: Page, axe: Axe, email: str, clock: Clock, secret: str) -> AccountPage:
+def log_in(page: Page, axe: Axe, email: str, clock: Clock, secret: str) -> AppPage:
     totp = LoginPage.open(page, axe).log_in(email, PASSWORD)
     return totp.enter_code(totp_code(secret, clock()))
 

@@ -3,6 +3,8 @@ is checked by axe-core, for reflow and for its error summary (errors included)."
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -13,7 +15,7 @@ from complaints.crypto.services import keystore
 from complaints.followup.services import set_consent
 from complaints.workflow.config import workflow
 from tests.browser.conftest import Axe
-from tests.browser.pages import AccountPage, AppPage, LoginPage
+from tests.browser.pages import AppPage, LoginPage
 from tests.conftest import Clock, app_session
 from tests.factories import PASSWORD, import_demo_directory, make_account, totp_code
 from tests.referral import CONFIDANT, file
@@ -29,7 +31,7 @@ class StaffPage(AppPage):
         return StaffPage(self.page, self.axe)
 
 
-def _log_in(page: Page, axe: Axe, email: str, secret: str, clock: Clock) -> AccountPage:
+def _log_in(page: Page, axe: Axe, email: str, secret: str, clock: Clock) -> AppPage:
     return LoginPage.open(page, axe).log_in(email, PASSWORD).enter_code(totp_code(secret, clock()))
 
 
@@ -52,11 +54,12 @@ def test_a_confidant_files_for_an_employee_and_passes_a_report_on(
         secret = make_account(session, people[CONFIDANT], clock()).totp_secret
     assert secret is not None
     _log_in(page, axe, CONFIDANT, secret, clock)
+    assert urlsplit(page.url).path == "/zaken"  # a confidant lands on their cases
 
     # On someone's behalf: first sent empty, then filled in.
     page.goto("/zaken/namens-melden")
     proxy = StaffPage(page, axe)
-    proxy = proxy.submit("/zaken/namens-melden", "button[value=submit]")
+    proxy = proxy.submit("/zaken/namens-melden", "button[value=review]")
     expect(proxy.error_summary).to_have_count(1)
     page.locator("#accused_query").fill("Bakker")
     proxy = proxy.submit("/zaken/namens-melden", "button[value=search_accused]")
@@ -68,7 +71,19 @@ def test_a_confidant_files_for_an_employee_and_passes_a_report_on(
     page.locator("input[name=grounds][value=race]").check()
     page.locator("#description").fill("Een collega maakt steeds grappen over mijn afkomst.")
     page.locator("input[name=route][value=confidant]").check()
-    done = proxy.submit("/zaken/namens-melden", "button[value=submit]")
+    # The review: who will receive it (the confidant keeps it), then back to change an answer,
+    # which is still filled in, and the review again; nothing is filed until "File the report".
+    reviewed = proxy.submit("/zaken/namens-melden", "button[value=review]")
+    expect(page.locator("[data-recipient]")).to_have_count(1)
+    expect(page.locator(".receipt-code")).to_have_count(0)
+    back = reviewed.submit("/zaken/namens-melden", "button[data-change=what] >> nth=0")
+    expect(page.locator("#description")).to_have_value(
+        "Een collega maakt steeds grappen over mijn afkomst."
+    )
+    page.locator("#desired_outcome").fill("Dat het stopt.")
+    reviewed = back.submit("/zaken/namens-melden", "button[value=review]")
+    expect(page.locator(".review-list")).to_contain_text("Dat het stopt.")
+    done = reviewed.submit("/zaken/namens-melden", "button[value=submit]")
     expect(page.locator(".receipt-code")).to_have_count(1)
     expect(done.heading).to_have_count(1)
 
@@ -83,8 +98,7 @@ def test_a_confidant_files_for_an_employee_and_passes_a_report_on(
     page.locator("#given_on").fill("2026-03-02")
     refer = refer.submit("/doorverwijzen/toestemming")
     expect(refer.notices).to_have_count(1)
-    page.locator("input[name=route][value=committee]").check()
-    page.locator("input[name=scope][value=with_identity]").check()
+    page.locator("input[name=choice][value='committee:with_identity']").check()
     refer = refer.submit("/doorverwijzen")
     expect(page.locator("[data-referred='committee']")).to_have_count(1)
     with app_session(committed_app) as session:

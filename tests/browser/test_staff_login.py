@@ -72,6 +72,7 @@ def test_first_log_in_sets_up_the_authenticator_app(
     assert len(secret) >= 16, f"the key shown for typing in by hand looks wrong: {secret!r}"
 
     account = enrol.confirm(code_at(secret, clock()))
+    assert isinstance(account, AccountPage)  # no role: no work page of their own
     expect(account.details).to_contain_text(NAME)
     expect(account.details).to_contain_text(staff.account.login)
 
@@ -108,6 +109,7 @@ def test_wrong_password_shows_the_error_and_lets_you_try_again(
     totp = login.log_in(staff.account.login, staff.password)
     assert staff.totp_secret is not None
     account = totp.enter_code(code_at(staff.totp_secret, clock()))
+    assert isinstance(account, AccountPage)
     expect(account.details).to_contain_text(NAME)
 
 
@@ -235,6 +237,7 @@ def test_every_page_of_the_log_in_passes_axe(
     enrol = enrol.confirm_refused(wrong_code(secret, clock()))
     expect(enrol.error_summary).to_be_visible()
     account = enrol.confirm(code_at(secret, clock()))
+    assert isinstance(account, AccountPage)
 
     change = account.change_password()
     change = change.change_refused("", "short", "different")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import json
 import re
@@ -13,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
+from complaints.accounts.models import Role, RoleAssignment, RoleSource
 from complaints.audit.models import ActorKind, AuditEvent
 from complaints.cases.models import Case, CaseAccessGrant, CaseEvent, Disclosure, Route
 from complaints.cases.receipts import normalise_receipt, receipt_index
@@ -26,6 +29,7 @@ from tests.factories import (
     import_demo_directory,
     log_in,
     make_account,
+    make_person,
     unit,
 )
 from tests.referral import ADMIN, CONFIDANT, COORDINATOR, EMPLOYEE, MANAGER, WIDE_CONFIDANT
@@ -66,7 +70,7 @@ def html(response: TestResponse) -> str:
 
 def answers(world: World, **overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "action": "submit",
+        "action": "review",
         "channel": "phone",
         "category": "discrimination",
         "grounds": ["race"],
@@ -92,6 +96,41 @@ def post(client: FlaskClient, data: dict[str, Any]) -> TestResponse:
     page = client.get(PAGE)
     assert page.status_code == 200
     return client.post(PAGE, data={"csrf_token": csrf_token(page), **data})
+
+
+def hidden_fields(response: TestResponse) -> list[tuple[str, str]]:
+    """What the review page's form sends on (its hidden fields, in order), as a browser would."""
+    return [
+        (name, html_module.unescape(value))
+        for name, value in re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html(response)
+        )
+    ]
+
+
+def review(client: FlaskClient, data: dict[str, Any]) -> TestResponse:
+    """Fill in the form and press "Check before filing"."""
+    response = post(client, {**data, "action": "review"})
+    assert response.status_code == 200
+    return response
+
+
+def confirm(client: FlaskClient, reviewed: TestResponse) -> TestResponse:
+    """Press "File the report" on a review page."""
+    fields = MultiDict(hidden_fields(reviewed))
+    fields["action"] = "submit"
+    return client.post(PAGE, data=fields)
+
+
+def file_reviewed(client: FlaskClient, data: dict[str, Any]) -> TestResponse:
+    """Fill in the form, check the review, file it."""
+    reviewed = review(client, data)
+    assert 'data-recipient="' in html(reviewed), html(reviewed)
+    return confirm(client, reviewed)
+
+
+def reviewed_recipients(response: TestResponse) -> set[int]:
+    return {int(v) for v in re.findall(r'data-recipient="(\d+)"', html(response))}
 
 
 def shown_code(response: TestResponse) -> str:
@@ -152,7 +191,7 @@ def test_the_confidant_files_for_an_employee_keeps_it_and_hands_over_the_code_on
     app: Flask, client: FlaskClient, world: World, clock: Clock, log_output: io.StringIO
 ) -> None:
     log_in(client, world.staff[CONFIDANT], clock())
-    response = post(client, answers(world))
+    response = file_reviewed(client, answers(world))
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     text = html(response)
@@ -205,7 +244,9 @@ def test_on_another_route_the_confidant_gets_no_access(
     app: Flask, client: FlaskClient, world: World, clock: Clock
 ) -> None:
     log_in(client, world.staff[CONFIDANT], clock())
-    response = post(client, answers(world, route="integrity", category="integrity", grounds=[]))
+    response = file_reviewed(
+        client, answers(world, route="integrity", category="integrity", grounds=[])
+    )
     assert response.status_code == 200
     assert "You do not have access to this report" in html(response)
     assert "Kees Dijkstra" in html(response)
@@ -217,7 +258,7 @@ def test_a_confidant_who_does_not_serve_the_organisation_passes_it_to_one_who_do
     app: Flask, client: FlaskClient, world: World, clock: Clock
 ) -> None:
     log_in(client, world.staff[CONFIDANT], clock())  # confidant@BZK only
-    response = post(client, answers(world, unit=str(world.units["JENV-DJI"])))
+    response = file_reviewed(client, answers(world, unit=str(world.units["JENV-DJI"])))
     assert response.status_code == 200
     [case] = filed_cases(app)
     assert grantees(app, case.id) == {world.people[WIDE_CONFIDANT]}
@@ -230,7 +271,7 @@ def test_the_manager_route_uses_the_employees_manager_from_the_directory(
     refused = post(client, answers(world, route="manager", employee_pick=None, name="S. de Vries"))
     assert "find the employee in the directory" in html(refused)
     assert filed_cases(app) == []
-    response = post(client, answers(world, route="manager"))
+    response = file_reviewed(client, answers(world, route="manager"))
     assert response.status_code == 200
     [case] = filed_cases(app)
     assert grantees(app, case.id) == {world.people[MANAGER]}
@@ -285,7 +326,7 @@ def test_nobody_named_as_accused_receives_it(
     assert "No integrity coordinator can receive the report." in html(typed)
     assert filed_cases(app) == []
     # The confidant themself named: another confidant receives it.
-    response = post(client, answers(world, accused_names="Ingrid Hoekstra"))
+    response = file_reviewed(client, answers(world, accused_names="Ingrid Hoekstra"))
     assert response.status_code == 200
     [case] = filed_cases(app)
     assert world.people[CONFIDANT] not in grantees(app, case.id)
@@ -309,4 +350,138 @@ def test_searching_the_directory_files_nothing_and_keeps_what_was_typed(
     # Enter in a text field presses the first button, a search: still nothing is filed.
     enter = post(client, answers(world, action=None))
     assert enter.status_code == 200
+    assert filed_cases(app) == []
+
+
+# The review before filing ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, CONFIDANT),  # kept by the confidant who took it
+        ({"unit": "JENV-DJI"}, WIDE_CONFIDANT),  # not served by them: another confidant
+        ({"route": "integrity", "category": "integrity", "grounds": []}, COORDINATOR),
+        ({"route": "manager"}, MANAGER),  # the employee's manager from the directory
+    ],
+)
+def test_the_review_shows_exactly_who_the_case_then_gets(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    clock: Clock,
+    overrides: dict[str, Any],
+    expected: str,
+) -> None:
+    if "unit" in overrides:
+        overrides = {**overrides, "unit": str(world.units[overrides["unit"]])}
+    log_in(client, world.staff[CONFIDANT], clock())
+    reviewed = review(client, answers(world, **overrides))
+    text = html(reviewed)
+    assert "Check the report before filing" in text
+    assert filed_cases(app) == []  # nothing is filed by the review
+    assert reviewed_recipients(reviewed) == {world.people[expected]}
+    response = confirm(client, reviewed)
+    assert response.status_code == 200
+    [case] = filed_cases(app)
+    assert grantees(app, case.id) == reviewed_recipients(reviewed)
+
+
+def test_the_review_says_what_the_employee_will_be_told_as_their_mailbox_then_does(
+    app: Flask, client: FlaskClient, world: World, clock: Clock
+) -> None:
+    log_in(client, world.staff[CONFIDANT], clock())
+    reviewed = review(client, answers(world, route="integrity", category="integrity", grounds=[]))
+    told = re.search(r"<div class=\"status-box\" data-told>(.*?)</div>", html(reviewed), re.S)
+    assert told is not None
+    first = re.sub(r"<[^>]+>", "", told.group(1)).strip().splitlines()[0].strip()
+    assert first == "Your report has been sent. The integrity coordinator will confirm receipt."
+    assert "Kees Dijkstra" in html(reviewed)
+    assert "You will not have access to this report" in html(reviewed)
+    # Every answer is shown to be read back, with a way to change it.
+    for answer in (STORY, "Dat het stopt.", "06 12345678", "Sanne de Vries", "elke maandag"):
+        assert answer in html(reviewed), answer
+    assert set(re.findall(r'data-change="(\w+)"', html(reviewed))) == {
+        "people",
+        "employee",
+        "what",
+        "when",
+        "route",
+    }
+    code = shown_code(confirm(client, reviewed))
+    employee = app.test_client()
+    employee.set_cookie("taal", "en")
+    page = employee.get("/opvolgen")
+    opened = employee.post("/opvolgen", data={"code": code, "csrf_token": csrf_token(page)})
+    assert opened.status_code == 303
+    assert first in html(employee.get(opened.headers["Location"]))
+
+
+def test_filing_without_the_review_shows_the_review_and_files_nothing(
+    app: Flask, client: FlaskClient, world: World, clock: Clock
+) -> None:
+    log_in(client, world.staff[CONFIDANT], clock())
+    # "File the report" sent straight from the form (an old page, a script): no recipients seen.
+    skipped = post(client, answers(world, action="submit"))
+    assert skipped.status_code == 200
+    assert "Check the report before filing" in html(skipped)
+    assert "receipt-code" not in html(skipped)
+    assert "would receive the report changed" not in html(skipped)  # a review, not a retry
+    garbled = post(client, answers(world, action="submit", recipients=["x"]))
+    assert "receipt-code" not in html(garbled)
+    assert filed_cases(app) == []
+    # Control: the same answers, sent on from that review page, are filed.
+    response = confirm(client, skipped)
+    assert normalise_receipt(shown_code(response)) is not None
+    assert len(filed_cases(app)) == 1
+
+
+def test_a_change_in_routing_between_review_and_filing_is_caught(
+    app: Flask, client: FlaskClient, world: World, clock: Clock
+) -> None:
+    log_in(client, world.staff[CONFIDANT], clock())
+    integrity = answers(world, route="integrity", category="integrity", grounds=[])
+    reviewed = review(client, integrity)
+    assert reviewed_recipients(reviewed) == {world.people[COORDINATOR]}
+    # Meanwhile a second integrity coordinator starts serving the ministry.
+    with app_session(app) as session:
+        newcomer = make_person(session, unit(session, "BZK-DGOO"), clock(), name="Nadia Yilmaz")
+        session.add(
+            RoleAssignment(
+                person_id=newcomer.id,
+                role=Role.INTEGRITY_COORDINATOR,
+                scope_unit_id=unit(session, "BZK").id,
+                source=RoleSource.MANUAL,
+                created_at=clock(),
+            )
+        )
+        newcomer_id = newcomer.id
+    stale = confirm(client, reviewed)
+    assert stale.status_code == 200
+    assert "the list of people who would receive the report changed" in html(stale)
+    assert "receipt-code" not in html(stale)
+    assert filed_cases(app) == []
+    assert reviewed_recipients(stale) == {world.people[COORDINATOR], newcomer_id}
+    # Control: filed from the new review, it goes to the people that review showed.
+    response = confirm(client, stale)
+    assert normalise_receipt(shown_code(response)) is not None
+    [case] = filed_cases(app)
+    assert grantees(app, case.id) == {world.people[COORDINATOR], newcomer_id}
+
+
+def test_change_goes_back_to_the_form_with_everything_typed(
+    app: Flask, client: FlaskClient, world: World, clock: Clock
+) -> None:
+    log_in(client, world.staff[CONFIDANT], clock())
+    reviewed = review(client, answers(world, accused_names="Iemand Anders"))
+    fields = MultiDict(hidden_fields(reviewed))
+    fields["action"] = "change"
+    back = client.post(PAGE, data=fields)
+    text = html(back)
+    assert back.status_code == 200
+    assert "Report on behalf of an employee" in text
+    assert 'class="error-summary"' not in text
+    for typed in (STORY, "Dat het stopt.", "06 12345678", "elke maandag", "Iemand Anders"):
+        assert typed in text, typed
+    assert re.search(r'name="route" value="confidant"\s+checked', text)
     assert filed_cases(app) == []

@@ -40,13 +40,17 @@ from complaints.directory.models import Person
 from complaints.followup.services import add_files, set_consent
 from complaints.notify.models import Notification
 from complaints.referral.services import (
+    REFERRAL_ROUTES,
     ConsentChannel,
     Referral,
+    ReferralChoice,
     ReferralRefused,
     ReferralScope,
     issue_referral_code,
+    open_as_confidant,
     record_consent,
     refer_case,
+    referral_choices,
     referral_consent,
     referral_notices,
 )
@@ -465,6 +469,71 @@ def test_the_manager_route_needs_the_identity_and_goes_to_the_line_manager(
     assert refused.value.reason == "manager_required"
     referral = _refer(session, case, people, clock, Route.MANAGER, ReferralScope.WITH_IDENTITY)
     assert _grantees(session, referral.case.id) == {people[MANAGER].id}
+
+
+def _choices(
+    session: Session, case: Case, people: dict[str, Person], clock: Clock
+) -> list[ReferralChoice]:
+    content = open_as_confidant(
+        session,
+        keystore(),
+        indexer(),
+        case_id=case.id,
+        person_id=people[CONFIDANT].id,
+        actor=Actor.staff(1),
+        now=clock(),
+    )
+    consent = referral_consent(session, keystore(), case)
+    return referral_choices(session, taxonomy(), workflow(), content, consent)
+
+
+@pytest.mark.parametrize("scope", list(ReferralScope))
+def test_every_choice_is_what_a_referral_then_does(
+    session: Session, people: dict[str, Person], clock: Clock, scope: ReferralScope
+) -> None:
+    """What the page offers (and the recipients it names) is what refer_case then does; what it
+    refuses, refer_case refuses for the same reason. Each try is rolled back."""
+    case = file(session, people, clock()).case
+    _record(session, case, people, clock, scope)
+    choices = _choices(session, case, people, clock)
+    assert len(choices) == len(REFERRAL_ROUTES) * len(ReferralScope)
+    for choice in choices:
+        savepoint = session.begin_nested()
+        try:
+            if choice.offered:
+                referral = _refer(session, case, people, clock, choice.route, choice.scope)
+                assert _grantees(session, referral.case.id) == {
+                    r.person_id for r in choice.recipients
+                }, choice
+                assert choice.recipients, choice
+            else:
+                with pytest.raises(ReferralRefused) as refused:
+                    _refer(session, case, people, clock, choice.route, choice.scope)
+                assert refused.value.reason == choice.refused, choice
+        finally:
+            savepoint.rollback()
+    # Both kinds were tried, so neither branch above is empty; and the narrower consent
+    # offers less: passing on who filed it only with a consent that covers it.
+    assert any(c.offered for c in choices)
+    assert not all(c.offered for c in choices)
+    with_identity = {
+        c.route for c in choices if c.offered and c.scope is ReferralScope.WITH_IDENTITY
+    }
+    assert bool(with_identity) is (scope is ReferralScope.WITH_IDENTITY)
+
+
+def test_without_consent_nothing_is_offered_and_a_route_taken_is_not_offered_again(
+    session: Session, people: dict[str, Person], clock: Clock
+) -> None:
+    case = file(session, people, clock()).case
+    assert {c.refused for c in _choices(session, case, people, clock)} == {"no_consent"}
+    _record(session, case, people, clock, ReferralScope.WITHOUT_IDENTITY)
+    before = {c.value for c in _choices(session, case, people, clock) if c.offered}
+    assert before == {"integrity:without_identity"}
+    _refer(session, case, people, clock, Route.INTEGRITY, ReferralScope.WITHOUT_IDENTITY)
+    after = _choices(session, case, people, clock)
+    assert not any(c.offered for c in after)
+    assert {c.refused for c in after if c.route is Route.INTEGRITY} == {"already_referred"}
 
 
 def test_the_same_route_is_not_referred_to_twice(

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from werkzeug.test import TestResponse
 
 from complaints.audit.models import AuditEvent
@@ -19,6 +20,7 @@ from complaints.cases.receipts import normalise_receipt
 from complaints.crypto.services import keystore
 from complaints.directory.models import Person
 from complaints.followup.services import set_consent
+from complaints.intake.wording import route_infos
 from complaints.workflow.config import workflow
 from tests.conftest import Clock, app_session
 from tests.factories import StaffLogin, csrf_token, import_demo_directory, log_in, make_account
@@ -96,6 +98,36 @@ def cases_referred(app: Flask, world: World) -> list[Case]:
         return list(session.scalars(sa.select(Case).where(Case.referred_from_id == world.case_id)))
 
 
+def offered(text: str) -> set[str]:
+    """The referral choices the page offers (radios of the referral form)."""
+    return set(re.findall(r'name="choice" value="([^"]*)"', text))
+
+
+def shown_recipients(text: str) -> list[str]:
+    """Per offered choice, who it says would receive it."""
+    return [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", found)).split(":", 1)[1].strip()
+        for found in re.findall(r"<p data-recipients>(.*?)</p>", text, re.S)
+    ]
+
+
+def unavailable(text: str, route: str) -> str:
+    """Why the page says ``route`` is not possible ("" when it does not say so)."""
+    match = re.search(rf'<li data-unavailable="{route}">(.*?)</li>', text, re.S)
+    return re.sub(r"<[^>]+>", "", match.group(1)) if match else ""
+
+
+def grantee_names(app: Flask, case: Case) -> list[str]:
+    with app_session(app) as session:
+        return sorted(
+            session.scalars(
+                sa.select(Person.name)
+                .join(CaseAccessGrant, CaseAccessGrant.person_id == Person.id)
+                .where(CaseAccessGrant.case_id == case.id)
+            )
+        )
+
+
 # Access ----------------------------------------------------------------------------------------
 
 
@@ -117,7 +149,10 @@ def test_the_confidant_sees_the_consent_state_and_both_forms(
     assert 'data-consent="none"' in text
     assert "There is no consent to pass this report on." in text
     assert 'name="consent_scope"' in text
-    assert 'name="route"' not in text  # nothing to refer with before there is consent
+    assert offered(text) == set()  # nothing to refer with before there is consent
+    # ... and the way to ask for it: the case's messages.
+    assert "Nothing can be passed on without consent." in text
+    assert f'href="/zaken/{world.case_id}#berichten"' in text
 
 
 @pytest.mark.parametrize("who", [WIDE_CONFIDANT, COORDINATOR, ADMIN, ACCUSED])
@@ -129,7 +164,7 @@ def test_anyone_but_the_cases_confidant_gets_a_404(
     # A valid token from a page this user may see, so only the authorisation can refuse.
     token = csrf_token(client.get("/account"))
     for suffix, data in (
-        ("", {"route": "integrity", "scope": "without_identity"}),
+        ("", {"choice": "integrity:without_identity"}),
         (
             "/toestemming",
             {"consent_scope": "with_identity", "channel": "phone", "given_on": "2026-03-02"},
@@ -182,7 +217,7 @@ def test_a_forged_csrf_token_is_refused(
     for token in ("forged", ""):
         response = client.post(
             url(world.case_id),
-            data={"csrf_token": token, "route": "integrity", "scope": "without_identity"},
+            data={"csrf_token": token, "choice": "integrity:without_identity"},
         )
         assert response.status_code == 400
     assert cases_referred(app, world) == []
@@ -200,55 +235,95 @@ def test_the_confidant_refers_with_the_mailbox_consent(
     text = html(page)
     assert 'data-consent="given"' in text
     assert "The complainant gave consent in their mailbox" in text
-    # The consent covers the report only: passing on who filed it is not offered.
-    refer_part = text.split("record-title")[0]
-    assert 'value="without_identity"' in refer_part
-    assert 'value="with_identity"' not in refer_part
-    assert 'value="integrity"' in refer_part
+    # The consent covers the report only: the one route it can go to that way is offered, with
+    # who would receive it; the routes that need who filed it are named with the reason.
+    assert offered(text) == {"integrity:without_identity"}
+    assert shown_recipients(text) == ["Kees Dijkstra (integrity coordinator)"]
+    assert "cannot be anonymous" in unavailable(text, "committee")
+    assert "who filed it must be passed on" in unavailable(text, "manager")
 
     response = client.post(
         url(world.case_id),
-        data={"csrf_token": csrf_token(page), "route": "integrity", "scope": "without_identity"},
+        data={"csrf_token": csrf_token(page), "choice": "integrity:without_identity"},
     )
     assert response.status_code == 303
     assert response.headers["Location"].endswith(url(world.case_id))
     [new] = cases_referred(app, world)
     assert new.route is Route.INTEGRITY
+    # The people shown are the people the new case was given to.
+    assert grantee_names(app, new) == ["Kees Dijkstra"]
     after = html(client.get(url(world.case_id)))
     assert new.reference in after
-    assert "Kees Dijkstra" in after
+    assert "Kees Dijkstra (integrity coordinator)" in after  # the flash after the referral
     assert 'data-referred="integrity"' in after
     # Nothing of the story reaches the log.
     assert STORY not in log_output.getvalue()
 
 
-def test_a_refused_referral_says_why_and_creates_nothing(
+def test_a_tampered_choice_the_consent_does_not_cover_is_refused_and_creates_nothing(
     app: Flask, client: FlaskClient, world: World, clock: Clock
 ) -> None:
-    give_consent(app, world)
+    give_consent(app, world)  # the report only
     log_in(client, world.staff[CONFIDANT], clock())
     page = client.get(url(world.case_id))
     token = csrf_token(page)
-    # Wider than the consent: refused by the form (only what the consent covers is offered)
-    # and by the service behind it.
+    assert offered(html(page)) == {"integrity:without_identity"}
+    # Choices the page did not offer, sent all the same: each refused with the reason.
+    for choice, reason in (
+        ("integrity:with_identity", "does not cover passing on who filed the report"),
+        ("committee:with_identity", "does not cover passing on who filed the report"),
+        ("committee:without_identity", "cannot be anonymous"),
+        ("manager:without_identity", "who filed it must be passed on"),
+        ("confidant:without_identity", "Choose one of the options shown."),
+        ("integrity", "Choose one of the options shown."),
+        ("", "Choose where to pass the report on to."),
+    ):
+        response = client.post(url(world.case_id), data={"csrf_token": token, "choice": choice})
+        assert response.status_code == 200, choice
+        assert reason in html(response), choice
+        assert 'aria-invalid="true"' in html(response), choice
+        assert cases_referred(app, world) == [], choice
+    # Control: the same token and the same post with the choice the page offered go through,
+    # so what refused the others was the choice, not the request.
     response = client.post(
-        url(world.case_id),
-        data={"csrf_token": token, "route": "integrity", "scope": "with_identity"},
+        url(world.case_id), data={"csrf_token": token, "choice": "integrity:without_identity"}
     )
-    assert response.status_code == 200
-    assert "does not cover passing on who filed the report" in html(response)
+    assert response.status_code == 303
+    assert [c.route for c in cases_referred(app, world)] == [Route.INTEGRITY]
+
+
+def test_when_the_consent_covers_no_route_the_page_says_so_and_leads_to_the_messages(
+    app: Flask, client: FlaskClient, world: World, clock: Clock
+) -> None:
+    give_consent(app, world)  # the report only
+    log_in(client, world.staff[CONFIDANT], clock())
+    page = client.get(url(world.case_id))
+    client.post(
+        url(world.case_id),
+        data={"csrf_token": csrf_token(page), "choice": "integrity:without_identity"},
+    )
+    # Left: the manager and the committee, which both need who filed it.
+    text = html(client.get(url(world.case_id)))
+    assert offered(text) == set()
+    assert "does not cover any route this report can be passed on to" in text
+    assert f'href="/zaken/{world.case_id}#berichten"' in text
+    assert "cannot be anonymous" in unavailable(text, "committee")
+    # Control: once the complainant agrees to more (recorded by phone), the same page offers
+    # what the wider consent covers, and no longer says that nothing is covered.
     response = client.post(
-        url(world.case_id),
-        data={"csrf_token": token, "route": "committee", "scope": "without_identity"},
+        url(world.case_id, "/toestemming"),
+        data={
+            "csrf_token": csrf_token(page),
+            "consent_scope": "with_identity",
+            "channel": "phone",
+            "given_on": "2-3-2026",
+        },
     )
-    assert "cannot be anonymous" in html(response)
-    assert 'aria-invalid="true"' in html(response)
-    response = client.post(
-        url(world.case_id),
-        data={"csrf_token": token, "route": "confidant", "scope": "without_identity"},
-    )
-    assert "Choose one of the options shown." in html(response)
-    assert cases_referred(app, world) == []
+    assert response.status_code == 303
+    text = html(client.get(url(world.case_id)))
+    assert offered(text) == {"manager:with_identity", "committee:with_identity"}
+    assert "does not cover any route" not in text
+    assert "Aylin Demir (manager)" in shown_recipients(text)
 
 
 def test_consent_given_by_phone_is_recorded_and_then_allows_more(
@@ -283,13 +358,27 @@ def test_consent_given_by_phone_is_recorded_and_then_allows_more(
         "The complainant gave consent by phone on March 2, 2026, recorded by Ingrid Hoekstra."
         in text
     )
+    page = client.get(url(world.case_id))
+    assert offered(html(page)) == {
+        "manager:with_identity",
+        "integrity:with_identity",
+        "integrity:without_identity",
+        "committee:with_identity",
+    }
+    shown = shown_recipients(html(page))
     response = client.post(
         url(world.case_id),
-        data={"csrf_token": token, "route": "committee", "scope": "with_identity"},
+        data={"csrf_token": token, "choice": "committee:with_identity"},
     )
     assert response.status_code == 303
     [new] = cases_referred(app, world)
     assert new.route is Route.COMMITTEE
+    # The committee option named exactly the people the new case was given to.
+    secretaries = grantee_names(app, new)
+    assert len(secretaries) == 2
+    assert {f"{name} (complaints committee secretary)" for name in secretaries} in [
+        set(names.split(", ")) for names in shown
+    ]
     with app_session(app) as session:
         consent = session.scalars(sa.select(Consent).where(Consent.case_id == world.case_id)).one()
         assert consent.recorded_by_person_id == world.people[CONFIDANT]
@@ -315,7 +404,7 @@ def test_the_mailbox_tells_of_the_referral_and_hands_out_the_new_code_once(
     page = staff_browser.get(url(world.case_id))
     staff_browser.post(
         url(world.case_id),
-        data={"csrf_token": csrf_token(page), "route": "integrity", "scope": "without_identity"},
+        data={"csrf_token": csrf_token(page), "choice": "integrity:without_identity"},
     )
     [new] = cases_referred(app, world)
 
@@ -367,7 +456,7 @@ def test_a_mailbox_cannot_take_the_code_of_a_case_referred_from_another_report(
     page = staff_browser.get(url(world.case_id))
     staff_browser.post(
         url(world.case_id),
-        data={"csrf_token": csrf_token(page), "route": "integrity", "scope": "without_identity"},
+        data={"csrf_token": csrf_token(page), "choice": "integrity:without_identity"},
     )
     [new] = cases_referred(app, world)
     with app_session(app) as session:
@@ -384,3 +473,37 @@ def test_a_mailbox_cannot_take_the_code_of_a_case_referred_from_another_report(
         referred = session.get(Case, new.id)
         assert referred is not None
         assert referred.receipt_index is None
+
+
+# Wording ---------------------------------------------------------------------------------------
+
+
+def test_the_page_speaks_to_the_staff_member_about_the_complainant(
+    app: Flask, client: FlaskClient, world: World, clock: Clock
+) -> None:
+    client.set_cookie("taal", "nl")
+    log_in(client, world.staff[CONFIDANT], clock())
+    page = client.get(url(world.case_id))
+    client.post(
+        url(world.case_id, "/toestemming"),
+        data={
+            "csrf_token": csrf_token(page),
+            "consent_scope": "with_identity",
+            "channel": "in_person",
+            "given_on": "2-3-2026",
+        },
+    )
+    text = html(client.get(url(world.case_id)))
+    assert "manager:with_identity" in offered(text)
+    hints = " ".join(re.findall(r'<div class="choice__hint"[^>]*>(.*?)</div>', text, re.S))
+    assert "De leidinggevende van de melder kan vaak snel iets doen" in hints
+    assert "Aylin Demir (leidinggevende)" in hints
+    # Not the report form's words, which address the complainant.
+    assert "Uw leidinggevende" not in text
+    assert not re.search(r"\b[Uu]w? ", re.sub(r"<[^>]+>", " ", hints)), hints
+    # Control: the report form's summary of the same route, which the page showed before, is
+    # caught by both checks.
+    with app.test_request_context(), force_locale("nl"):
+        old = str(route_infos(workflow(), [Route.MANAGER])[0].summary)
+    assert "Uw leidinggevende" in old
+    assert re.search(r"\b[Uu]w? ", old)
