@@ -355,7 +355,7 @@ def test_consent_given_by_phone_is_recorded_and_then_allows_more(
     assert response.status_code == 303
     text = html(client.get(url(world.case_id)))
     assert (
-        "The complainant gave consent by phone on March 2, 2026, recorded by Ingrid Hoekstra."
+        "The complainant gave consent by phone on 2 March 2026, recorded by Ingrid Hoekstra."
         in text
     )
     page = client.get(url(world.case_id))
