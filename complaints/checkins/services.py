@@ -153,6 +153,37 @@ def checkin_message_ids(session: Session, case_id: uuid.UUID) -> set[uuid.UUID]:
     )
 
 
+@dataclass(frozen=True)
+class CheckinPanel:
+    """What the case page shows a handler about the case's check-ins."""
+
+    checkins: list[CheckIn]
+    due: list[CheckIn]  # can be sent now
+    stopped_at: datetime | None  # the complainant switched them off
+    readable: bool  # the complainant can still open the mailbox
+    linked: list[Case]  # cases filed from these check-ins
+    linked_from: Case | None  # the case whose check-in filed this one
+
+
+def checkin_panel(
+    session: Session, workflow: Workflow, case: Case, today: date
+) -> CheckinPanel | None:
+    """The case's check-ins as the case page shows them; None when there is nothing to say."""
+    rows = checkins_of(session, case.id)
+    linked = linked_cases(session, case.id)
+    origin = linked_from(session, case.id)
+    if not rows and not linked and origin is None:
+        return None
+    return CheckinPanel(
+        checkins=rows,
+        due=due_checkins(session, workflow, case, today),
+        stopped_at=case.checkins_stopped_at,
+        readable=case.receipt_index is not None or case.complainant_index is not None,
+        linked=linked,
+        linked_from=origin,
+    )
+
+
 # Sending and answering -----------------------------------------------------------------------
 
 

@@ -272,7 +272,7 @@ def _compose(kind: str, values: dict[str, Any]) -> tuple[str, str]:
                 int(values.get("months", 0)),
                 reference=reference,
             ),
-            f"{_('Log in to send it:')}\n{login_url}",
+            "\n".join((_("Log in to send it:"), login_url)),
         ]
     elif kind == "deadline_reminder":
         subject, paragraphs = _deadline_reminder(values, reference, login_url)
