@@ -97,7 +97,7 @@ def _due(workflow: Workflow, today: date) -> tuple[sa.ColumnElement[bool], ...]:
     )
 
 
-def _due_query(workflow: Workflow, today: date) -> sa.Select[tuple[CheckIn, Case]]:
+def _due_query(workflow: Workflow, today: date) -> sa.Select[CheckIn, Case]:
     return (
         sa.select(CheckIn, Case)
         .join(Case, Case.id == CheckIn.case_id)
