@@ -277,3 +277,23 @@ def test_an_open_or_withdrawn_report_shows_no_check_ins(app: Flask, clock: Clock
         withdraw_case(session, keystore(), workflow(), case, now=clock.advance(days=1))
     _browser, page = open_box(app, report.code)
     assert "data-checkin-section" not in page
+
+
+def test_an_answer_sent_after_the_mailbox_closed_by_itself_is_given_back(
+    app: Flask, filed: dict[str, object], clock: Clock
+) -> None:
+    send_question(app, filed["id"], filed["handler"], DUE)
+    browser, _page = open_box(app, filed["code"])
+    token = csrf_token(browser.get(MAILBOX))
+    clock.advance(minutes=16)  # past followup_idle_timeout_minutes (15)
+    response = browser.post(f"{MAILBOX}/check-in", data={"answer": ANSWER, "csrf_token": token})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "unsent" in text
+    assert ANSWER in text
+    # Control: with nothing typed there is nothing to give back, only the code page.
+    browser, _page = open_box(app, filed["code"])
+    token = csrf_token(browser.get(MAILBOX))
+    clock.advance(minutes=16)
+    empty = browser.post(f"{MAILBOX}/check-in", data={"answer": "", "csrf_token": token})
+    assert empty.status_code == 303
