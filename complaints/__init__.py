@@ -17,6 +17,7 @@ from complaints.accounts import views as accounts_views
 from complaints.audit import cli as audit_cli
 from complaints.cases.taxonomy import load_taxonomy
 from complaints.casework import views as casework_views
+from complaints.checkins import cli as checkins_cli
 from complaints.committee import views as committee_views
 from complaints.crypto import cli as crypto_cli
 from complaints.crypto import services as crypto
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, strict_startup: bool = True)
         demo_cli.group,
         notify_cli.group,
         deadlines_cli.group,
+        checkins_cli.group,
         retention_cli.group,
     ):
         app.cli.add_command(maintenance.guard_privilege_errors(group))

@@ -14,6 +14,7 @@ from complaints.cases.models import (
     Deadline,
     Message,
 )
+from complaints.checkins.models import CheckIn
 from complaints.crypto.models import KeySlot
 from complaints.db import Base
 from complaints.directory.models import OrgUnit, Person
@@ -40,6 +41,7 @@ __all__ = [
     "CaseAccessGrant",
     "CaseEvent",
     "CaseParty",
+    "CheckIn",
     "ComplainantSession",
     "Consent",
     "Deadline",

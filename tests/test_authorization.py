@@ -165,6 +165,9 @@ EXPECTATIONS: dict[str, Expectation] = {
     "followup.referral_code": Public(),
     "followup.withdraw": Public(),
     "followup.change_consent": Public(),
+    # The check-in after closing: the session's own case (tests/checkins).
+    "followup.answer": Public(),
+    "followup.switch_checkins": Public(),
     # A file of the mailbox session's own case, by its number within that case (test_idor).
     "followup.download_attachment": Public(),
     "followup.download_letter": Public(),
@@ -213,6 +216,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "casework.attachment": ANY_GRANT,
     "casework.reply": ANY_GRANT,
     "casework.note": ANY_GRANT,
+    "casework.checkin": ANY_GRANT,
     "casework.take_step": ANY_GRANT,
     "casework.extend_retention": ANY_GRANT,
     "committee.page": COMMITTEE,

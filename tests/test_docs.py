@@ -165,6 +165,7 @@ def test_commands_are_found_in_the_units_and_docs() -> None:
     for expected in (
         "deploy/complaints-notify.service",
         "deploy/complaints-deadlines.service",
+        "deploy/complaints-checkins.service",
         "deploy/complaints-retention.service",
         "deploy/restore-test.sh",
         "docs/deployment.md",

@@ -73,6 +73,8 @@ class Case(Base):
     referred_from_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True
     )
+    # The complainant switched check-ins after closing off (complaints.checkins).
+    checkins_stopped_at: Mapped[datetime | None]
 
     description: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     incident_period: Mapped[bytes | None] = mapped_column(sa.LargeBinary)

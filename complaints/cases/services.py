@@ -256,11 +256,20 @@ def open_as_complainant(
     return cipher
 
 
+def content_for_complainant(session: Session, cipher: FieldCipher, case: Case) -> CaseContent:
+    """The case as ``open_as_complainant`` opened it for the complainant (that opening is the
+    access check and the audit): for filing a linked case with the same people in it."""
+    parties = session.scalars(sa.select(CaseParty).where(CaseParty.case_id == case.id)).all()
+    return _content(cipher, case, parties)
+
+
 def _decrypt(
     session: Session, keys: KeyStore, case: Case, parties: Sequence[CaseParty]
 ) -> CaseContent:
-    cipher = case_cipher(session, keys, case.id)
+    return _content(case_cipher(session, keys, case.id), case, parties)
 
+
+def _content(cipher: FieldCipher, case: Case, parties: Sequence[CaseParty]) -> CaseContent:
     def text(column: str) -> str:
         sealed: bytes | None = getattr(case, column)
         return cipher.open_text("cases", column, case.id, sealed) if sealed is not None else ""

@@ -55,6 +55,10 @@ class NoteForm(FlaskForm):
     )
 
 
+class ConfirmForm(FlaskForm):
+    """A form with only a button (send the check-in): CSRF is its whole point."""
+
+
 class InboxFilterForm(Form):
     """The inbox filters, read from the query string: a GET form needs no CSRF token.
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from complaints.accounts.models import Role, RoleAssignment
@@ -35,6 +36,7 @@ from complaints.cases.models import (
     Route,
 )
 from complaints.cases.services import CaseContent, CaseNotFound, CaseUnreadable, open_case
+from complaints.checkins.services import QUESTION, checkin_message_ids, due_checkins, record_sent
 from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.envelope import DecryptionFailed, FieldCipher
 from complaints.crypto.keystore import KeyStore, KeyStoreError
@@ -45,6 +47,7 @@ from complaints.workflow.config import Workflow
 from complaints.workflow.services import (
     DeadlineView,
     deadline_views,
+    local_date,
     may_write,
     writing_closes_at,
 )
@@ -69,6 +72,10 @@ OCTET_STREAM = "application/octet-stream"
 
 class CaseClosed(Exception):
     """The case has ended: its file can be read, but no more messages go to the complainant."""
+
+
+class CheckinNotDue(Exception):
+    """No check-in of this case can be sent now."""
 
 
 # The inbox -------------------------------------------------------------------------------------
@@ -268,6 +275,8 @@ class ThreadMessage:
     created_at: datetime
     # A complainant's message no handler had seen before this opening.
     new: bool
+    # A check-in question (shown as the question, in the reader's language).
+    checkin: bool = False
 
 
 @dataclass(frozen=True)
@@ -492,17 +501,7 @@ def reply_to_complainant(
     case = _authorised_case(session, keys, blind, case_id, person_id, actor, now, "case.replied")
     if not may_write(workflow, case, closed_reply_days, now):
         raise CaseClosed(case.reference)
-    text = _checked_text(body)
-    message_id = uuid.uuid4()
-    message = Message(
-        id=message_id,
-        case_id=case.id,
-        author_kind=AuthorKind.HANDLER,
-        author_person_id=person_id,
-        body=case_cipher(session, keys, case.id).seal_text("messages", "body", message_id, text),
-        created_at=now,
-    )
-    session.add(message)
+    message = _handler_message(session, keys, case, person_id, _checked_text(body), now)
     for earlier in session.scalars(
         sa.select(Message).where(
             Message.case_id == case.id,
@@ -513,6 +512,66 @@ def reply_to_complainant(
         earlier.read_at = now
     case.updated_at = now
     _audit(session, keys, actor, "case.replied", case.id, now)
+    session.flush()
+    return message
+
+
+def send_checkin(
+    session: Session,
+    keys: KeyStore,
+    blind: BlindIndexer,
+    workflow: Workflow,
+    *,
+    case_id: uuid.UUID,
+    person_id: int,
+    actor: Actor,
+    now: datetime,
+) -> Message:
+    """Send the check-in that is due on a closed case: the question "Is er sinds de
+    afhandeling iets gebeurd?" as a message from the handler (sealed in Dutch; the mailbox
+    asks it in the reader's language). CheckinNotDue when none is due (not yet, sent already,
+    switched off by the complainant, or the mailbox can no longer be opened); CaseUnreadable
+    when the case's key is gone (nothing is sent, the failure is audited)."""
+    case = _authorised_case(session, keys, blind, case_id, person_id, actor, now, "checkin.sent")
+    due = due_checkins(session, workflow, case, local_date(now))
+    if not due:
+        raise CheckinNotDue(case.reference)
+    with force_locale("nl"):
+        question = str(QUESTION)
+    try:
+        message = _handler_message(session, keys, case, person_id, question, now)
+    except UNREADABLE as exc:
+        _audit(
+            session,
+            keys,
+            actor,
+            "checkin.sent",
+            case.id,
+            now,
+            AuditOutcome.FAILURE,
+            reason=type(exc).__name__,
+        )
+        raise CaseUnreadable(case.reference) from exc
+    record_sent(
+        session, keys, case, due, message=message, person_id=person_id, actor=actor, now=now
+    )
+    return message
+
+
+def _handler_message(
+    session: Session, keys: KeyStore, case: Case, person_id: int, text: str, now: datetime
+) -> Message:
+    """A message from the handler to the complainant's mailbox, sealed under the case key."""
+    message_id = uuid.uuid4()
+    message = Message(
+        id=message_id,
+        case_id=case.id,
+        author_kind=AuthorKind.HANDLER,
+        author_person_id=person_id,
+        body=case_cipher(session, keys, case.id).seal_text("messages", "body", message_id, text),
+        created_at=now,
+    )
+    session.add(message)
     session.flush()
     return message
 
@@ -672,6 +731,7 @@ def _thread(session: Session, cipher: FieldCipher, case_id: uuid.UUID) -> list[T
         )
     )
     names = _people_names(session, {m.author_person_id for m in rows})
+    questions = checkin_message_ids(session, case_id)
     return [
         ThreadMessage(
             id=m.id,
@@ -680,6 +740,7 @@ def _thread(session: Session, cipher: FieldCipher, case_id: uuid.UUID) -> list[T
             body=cipher.open_text("messages", "body", m.id, m.body),
             created_at=m.created_at,
             new=m.author_kind is AuthorKind.COMPLAINANT and m.read_at is None,
+            checkin=m.id in questions,
         )
         for m in rows
     ]

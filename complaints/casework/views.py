@@ -35,6 +35,7 @@ from complaints.cases.models import (
 from complaints.cases.services import CaseNotFound, CaseUnreadable
 from complaints.cases.taxonomy import taxonomy
 from complaints.casework.forms import (
+    ConfirmForm,
     InboxFilterForm,
     NoteForm,
     ReplyForm,
@@ -44,6 +45,7 @@ from complaints.casework.forms import (
 from complaints.casework.services import (
     CaseClosed,
     CaseFile,
+    CheckinNotDue,
     EventView,
     InboxFilter,
     add_note,
@@ -53,7 +55,9 @@ from complaints.casework.services import (
     may_use_casework,
     read_case,
     reply_to_complainant,
+    send_checkin,
 )
+from complaints.checkins.services import QUESTION, checkin_panel
 from complaints.clock import now
 from complaints.committee import services as committee_services
 from complaints.crypto.services import indexer, keystore
@@ -225,6 +229,10 @@ def _event_labels() -> dict[str, str]:
         "handed_over": _("Handed over to another handler"),
         "member_assigned": _("Committee member assigned"),
         "member_excluded": _("Committee member excluded"),
+        "checkin_sent": _("Check-in sent to the complainant"),
+        "checkin_answered": _("The complainant answered a check-in"),
+        "reopened": _("Opened again by the complainant after a check-in"),
+        "retaliation_reported": _("Retaliation reported after a check-in; the linked case"),
     }
 
 
@@ -418,6 +426,9 @@ def render_case(
             db.session(), retention_policy(), workflow(), case.id, local_date(now())
         ),
         extend_form=extend_form or ExtendForm(formdata=None, prefix=EXTEND_PREFIX),
+        checkins=checkin_panel(db.session(), workflow(), case, local_date(now())),
+        checkin_question=QUESTION,
+        checkin_form=ConfirmForm(formdata=None),
         retention_period=period_text,
         statuses=DeadlineStatus,
         authors=AuthorKind,
@@ -464,6 +475,46 @@ def reply(case_id: uuid.UUID) -> Response | tuple[str, int]:
         "success",
     )
     return redirect(url_for("casework.case_page", case_id=case_id, _anchor="berichten"), 303)
+
+
+@bp.post("/zaken/<uuid:case_id>/check-in")
+@login_required
+def checkin(case_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Send the check-in that is due: the question goes to the complainant's mailbox."""
+    if not ConfirmForm().validate_on_submit():
+        return render_error(400)
+    try:
+        send_checkin(
+            db.session(),
+            keystore(),
+            indexer(),
+            workflow(),
+            case_id=case_id,
+            person_id=staff_user().person_id,
+            actor=_actor(),
+            now=now(),
+        )
+    except CaseNotFound:
+        return render_error(404)
+    except CaseUnreadable:
+        return _unreadable()
+    except CheckinNotDue:
+        flash(
+            _(
+                "No check-in can be sent now: it is not due yet, was sent already, or the "
+                "complainant switched check-ins off."
+            ),
+            "error",
+        )
+        return redirect(url_for("casework.case_page", case_id=case_id, _anchor="check-ins"), 303)
+    flash(
+        _(
+            "The check-in has been sent. The complainant reads the question in their mailbox; "
+            "you get an e-mail when they answer."
+        ),
+        "success",
+    )
+    return redirect(url_for("casework.case_page", case_id=case_id, _anchor="check-ins"), 303)
 
 
 @bp.post("/zaken/<uuid:case_id>/notitie")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import UUID, AnyOf, DataRequired
 
 from complaints.cases.attachments import EXTENSIONS
@@ -47,6 +47,39 @@ class MessageForm(FlaskForm):
         ],
         render_kw={"rows": "6"},
     )
+
+
+class CheckinForm(FlaskForm):
+    """The answer to a check-in after closing, and whether it reports retaliation."""
+
+    answer = TextAreaField(
+        _l("Your answer"),
+        validators=[
+            DataRequired(
+                _l(
+                    "Write your answer before you send it. If nothing has happened, you can "
+                    "simply say so."
+                )
+            ),
+            MaxLength(
+                max=MAX_MESSAGE,
+                message=_l(
+                    "Your answer is too long: write at most %(max)s characters, and send the "
+                    "rest as a message afterwards."
+                ),
+            ),
+        ],
+        render_kw={"rows": "6"},
+    )
+    retaliation = BooleanField(_l("I am being treated worse because I reported (retaliation)"))
+
+
+ON = "on"
+OFF = "off"
+
+
+class CheckinSwitchForm(FlaskForm):
+    decision = HiddenField(validators=[AnyOf([ON, OFF])])
 
 
 class FilesForm(FlaskForm):

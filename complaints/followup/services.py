@@ -43,8 +43,19 @@ from complaints.cases.services import (
     add_attachment,
     attachment_file_name,
     complainant_letters,
+    content_for_complainant,
     letter_file_names,
     open_as_complainant,
+)
+from complaints.checkins.services import (
+    LinkedCase,
+    NoHandlerLeft,
+    checkin_message_ids,
+    file_linked_case,
+    open_checkin,
+    record_answer,
+    reopen_case,
+    switch_checkins,
 )
 from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.envelope import FieldCipher
@@ -55,7 +66,7 @@ from complaints.notify.services import queue_notification
 from complaints.settings import Settings
 from complaints.stats.services import record_stat
 from complaints.web.i18n import Localized
-from complaints.workflow.config import RouteWorkflow, Workflow
+from complaints.workflow.config import WITHDRAWN, Retaliation, RouteWorkflow, Workflow
 from complaints.workflow.services import (
     DeadlineView,
     deadline_views,
@@ -77,6 +88,18 @@ CONSENTS_BY_ROUTE = {
 
 class MailboxClosed(Exception):
     """The report is closed or withdrawn: it can be read, not changed."""
+
+
+class CheckinClosed(Exception):
+    """There is no check-in to answer: answered already, switched off, or the report reopened."""
+
+
+class CheckinRefused(Exception):
+    """The answer cannot be taken like this; ``reason`` is a message key for the page."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -108,6 +131,8 @@ class MessageView:
     # outcome chosen with it, each printing in the reader's language.
     about: Localized | None = None
     outcome: Localized | None = None
+    # A check-in question: the mailbox asks it in the reader's language.
+    checkin: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +174,26 @@ class Mailbox:
     # Closed: whether messages are still taken, and until when (None while open).
     can_write: bool
     writing_until: datetime | None
+    # Closed on a route with check-ins: the question asked now and the switch.
+    checkin: CheckinState | None = None
+
+
+@dataclass(frozen=True)
+class CheckinState:
+    """The check-ins as the mailbox shows them."""
+
+    asked: bool  # a question waits for an answer
+    stopped: bool  # the complainant switched them off
+    retaliation: Retaliation  # what reporting retaliation does on this route
+
+
+@dataclass(frozen=True)
+class CheckinAnswered:
+    """What became of an answer: reopened, a linked case (with its code, shown once), or
+    neither (an answer without retaliation)."""
+
+    reopened: bool = False
+    linked: LinkedCase | None = None
 
 
 def _token_hash(token: str) -> bytes:
@@ -305,6 +350,7 @@ def read_mailbox(
         if message.author_kind is not AuthorKind.COMPLAINANT and message.read_at is None:
             message.read_at = now
     route = workflow[case.route]
+    questions = checkin_message_ids(session, case.id)
     steps = {
         e.id: e
         for e in session.scalars(
@@ -318,7 +364,9 @@ def read_mailbox(
         is_open=route.is_open(case.state),
         deadlines=deadline_views(session, workflow, case, now),
         messages=[
-            _message_view(cipher, route, m, steps.get(m.event_id) if m.event_id else None)
+            _message_view(
+                cipher, route, m, steps.get(m.event_id) if m.event_id else None, m.id in questions
+            )
             for m in messages
         ],
         attachments=_attachment_views(session, cipher, case),
@@ -326,7 +374,92 @@ def read_mailbox(
         letters=_letter_views(session, cipher, case),
         can_write=may_write(workflow, case, closed_reply_days, now),
         writing_until=writing_closes_at(case, closed_reply_days),
+        checkin=_checkin_state(session, workflow, case),
     )
+
+
+def _checkin_state(session: Session, workflow: Workflow, case: Case) -> CheckinState | None:
+    route = workflow[case.route]
+    if route.is_open(case.state) or case.state == WITHDRAWN or not route.checkin_months:
+        return None
+    return CheckinState(
+        asked=open_checkin(session, workflow, case) is not None,
+        stopped=case.checkins_stopped_at is not None,
+        retaliation=route.retaliation,
+    )
+
+
+def answer_checkin(
+    session: Session,
+    keys: KeyStore,
+    blind: BlindIndexer,
+    workflow: Workflow,
+    case: Case,
+    *,
+    body: str,
+    retaliation: bool,
+    now: datetime,
+) -> CheckinAnswered:
+    """The complainant's answer to the check-in the mailbox asks, as a message to the
+    handlers; with ``retaliation`` the report opens again or a linked case is filed (the
+    route's ``retaliation``). Taken whether or not the mailbox still takes other messages.
+
+    CheckinClosed when no check-in waits; CheckinRefused("no_handler") when a linked case
+    would reach nobody (nothing is stored then); CaseUnreadable when the case's key is gone.
+    """
+    checkin = open_checkin(session, workflow, case)
+    if checkin is None:
+        raise CheckinClosed(case.reference)
+    text = body.strip()
+    if not text or len(text) > MAX_MESSAGE:
+        raise ValueError("message length")
+    actor = _actor(case)
+    cipher = open_as_complainant(session, keys, case, actor=actor, now=now)
+    try:
+        with session.begin_nested():
+            message_id = uuid.uuid4()
+            session.add(
+                Message(
+                    id=message_id,
+                    case_id=case.id,
+                    author_kind=AuthorKind.COMPLAINANT,
+                    body=cipher.seal_text("messages", "body", message_id, text),
+                    created_at=now,
+                )
+            )
+            # Not _touch: an answer must not move the day retention counts from.
+            record_answer(
+                session, keys, case, checkin, retaliation=retaliation, actor=actor, now=now
+            )
+            if not retaliation:
+                _notify_handlers(session, case, "case_message", now)
+                return CheckinAnswered()
+            if workflow[case.route].retaliation is Retaliation.REOPEN:
+                reopen_case(session, keys, workflow, case, actor=actor, now=now)
+                return CheckinAnswered(reopened=True)
+            linked = file_linked_case(
+                session,
+                keys,
+                blind,
+                workflow,
+                content_for_complainant(session, cipher, case),
+                description=text,
+                checkin=checkin,
+                actor=actor,
+                now=now,
+            )
+            return CheckinAnswered(linked=linked)
+    except NoHandlerLeft as exc:
+        raise CheckinRefused("no_handler") from exc
+
+
+def set_checkins(
+    session: Session, keys: KeyStore, workflow: Workflow, case: Case, *, on: bool, now: datetime
+) -> bool:
+    """The complainant switches check-ins off (or on again); returns whether it changed."""
+    if _checkin_state(session, workflow, case) is None:
+        raise MailboxClosed(case.reference)
+    return switch_checkins(session, keys, case, on=on, actor=_actor(case), now=now)
 
 
 def post_message(
@@ -536,7 +669,11 @@ def _notify_handlers(session: Session, case: Case, kind: str, now: datetime) -> 
 
 
 def _message_view(
-    cipher: FieldCipher, route: RouteWorkflow, message: Message, step: CaseEvent | None
+    cipher: FieldCipher,
+    route: RouteWorkflow,
+    message: Message,
+    step: CaseEvent | None,
+    checkin: bool = False,
 ) -> MessageView:
     about = outcome = None
     spec = route.transition(step.kind) if step is not None else None
@@ -559,6 +696,7 @@ def _message_view(
         created_at=message.created_at,
         about=about,
         outcome=outcome,
+        checkin=checkin,
     )
 
 

@@ -35,10 +35,15 @@ from complaints.cases.services import (
     open_complainant_file,
 )
 from complaints.cases.taxonomy import taxonomy
+from complaints.checkins.services import QUESTION
 from complaints.clock import now
 from complaints.crypto.services import indexer, keystore
 from complaints.followup.forms import (
     GIVE,
+    OFF,
+    ON,
+    CheckinForm,
+    CheckinSwitchForm,
     ConfirmForm,
     ConsentForm,
     FilesForm,
@@ -49,9 +54,12 @@ from complaints.followup.forms import (
 from complaints.followup.models import ComplainantSession
 from complaints.followup.services import (
     MAX_MESSAGE,
+    CheckinClosed,
+    CheckinRefused,
     MailboxClosed,
     MailboxPolicy,
     add_files,
+    answer_checkin,
     close_mailbox,
     mailbox_case,
     my_reports,
@@ -60,6 +68,7 @@ from complaints.followup.services import (
     post_message,
     read_mailbox,
     resolve_mailbox,
+    set_checkins,
     set_consent,
     withdraw_case,
 )
@@ -153,7 +162,9 @@ def mailbox_required(view: MailboxView) -> Callable[..., Response | str | tuple[
             record = resolve_mailbox(db.session(), token, _policy(), now())
         if record is None:
             had_mailbox = cookie_session.pop(MAILBOX_TOKEN, None) is not None
-            unsent = request.form.get("message", "") if request.method == "POST" else ""
+            unsent = ""
+            if request.method == "POST":  # a message, or the answer to a check-in
+                unsent = request.form.get("message", "") or request.form.get("answer", "")
             if had_mailbox and unsent.strip():
                 # Someone who wrote for a long time must not lose what they wrote.
                 return _code_page(ReceiptForm(formdata=None), unsent=unsent[:MAX_MESSAGE])
@@ -282,6 +293,8 @@ def _render_mailbox(
     *,
     message_form: MessageForm | None = None,
     files_form: FilesForm | None = None,
+    checkin_form: CheckinForm | None = None,
+    status: int = 200,
 ) -> tuple[str, int]:
     settings = current_settings()
     try:
@@ -309,6 +322,10 @@ def _render_mailbox(
         who_reads=who_can_read(readers(workflow(), case.route, case.disclosure)),
         message_form=message_form or MessageForm(formdata=None),
         files_form=files_form or FilesForm(formdata=None),
+        checkin_form=checkin_form or CheckinForm(formdata=None),
+        checkin_question=QUESTION,
+        on=ON,
+        off=OFF,
         consent_texts=_consent_texts(),
         referrals=[
             (notice, workflow()[notice.route].label)
@@ -321,7 +338,7 @@ def _render_mailbox(
         maxsize_text=size_text(settings.max_attachment_bytes),
         idle_minutes=settings.followup_idle_timeout_minutes,
     )
-    return page, 200
+    return page, status
 
 
 def _closed_notice() -> Response:
@@ -376,6 +393,99 @@ def send_message(record: ComplainantSession, case: Case) -> Response | tuple[str
         "success",
     )
     return redirect(_mailbox_url("berichten"), code=303)
+
+
+@bp.post("/opvolgen/melding/check-in")
+@mailbox_required
+def answer(record: ComplainantSession, case: Case) -> Response | str | tuple[str, int]:
+    """The answer to a check-in after closing; with retaliation, the report reopens or a linked
+    one is filed. A refusal gives back what was typed, saying why."""
+    form = CheckinForm()
+    if not form.validate_on_submit():
+        return _render_mailbox(case, checkin_form=form)
+    try:
+        answered = answer_checkin(
+            db.session(),
+            keystore(),
+            indexer(),
+            workflow(),
+            case,
+            body=form.answer.data,
+            retaliation=bool(form.retaliation.data),
+            now=now(),
+        )
+    except CheckinClosed:
+        form.answer.errors = [
+            *form.answer.errors,
+            _(
+                "This check-in can no longer be answered (it was answered already, check-ins "
+                "were switched off, or your report was opened again), so your answer was not "
+                "sent. Copy it if you want to keep it: you can send it as a message while "
+                "that is possible, or make a new report."
+            ),
+        ]
+        return _render_mailbox(case, checkin_form=form, status=409)
+    except CheckinRefused:
+        form.answer.errors = [
+            *form.answer.errors,
+            _(
+                "Your answer was not sent: nobody who handled this report can receive a new "
+                "report from it any more. Copy what you wrote and make a new report, or read "
+                "on the help page where else you can go."
+            ),
+        ]
+        return _render_mailbox(case, checkin_form=form, status=409)
+    except CaseUnreadable:
+        page = render_template(
+            "followup/checkin_refused.html", typed=form.answer.data[:MAX_MESSAGE]
+        )
+        return page, 500
+    if answered.linked is not None:
+        # The new report's code is shown once, in this answer, never in an address.
+        return render_template(
+            "followup/checkin_linked.html",
+            code_groups=answered.linked.code.split("-"),
+            linked=answered.linked.case,
+            route=workflow()[case.route].label,
+        )
+    if answered.reopened:
+        flash(
+            _(
+                "Your answer has been sent and your report has been opened again. The people "
+                "who handled it get an e-mail, without what you wrote, and will confirm receipt."
+            ),
+            "success",
+        )
+        return redirect(_mailbox_url(), code=303)
+    flash(
+        _(
+            "Thank you: your answer has been sent. The handler gets an e-mail saying there is "
+            "news, without what you wrote."
+        ),
+        "success",
+    )
+    return redirect(_mailbox_url("berichten"), code=303)
+
+
+@bp.post("/opvolgen/melding/check-ins")
+@mailbox_required
+def switch_checkins(record: ComplainantSession, case: Case) -> Response | tuple[str, int]:
+    form = CheckinSwitchForm()
+    if not form.validate_on_submit():
+        return render_error(400)
+    on = form.decision.data == ON
+    try:
+        changed = set_checkins(db.session(), keystore(), workflow(), case, on=on, now=now())
+    except MailboxClosed:  # not a report that has check-ins
+        return render_error(400)
+    if changed:
+        flash(
+            _("Check-ins are switched on again.")
+            if on
+            else _("You will get no more check-ins. You can switch them on again here."),
+            "success",
+        )
+    return redirect(_mailbox_url("check-in"), code=303)
 
 
 @bp.get("/opvolgen/melding/bijlage/<int:number>")

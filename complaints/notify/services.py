@@ -30,11 +30,19 @@ from complaints.notify.mailer import Mailer
 from complaints.notify.models import Notification, NotificationStatus
 from complaints.settings import Settings, current_settings
 from complaints.web.dates import format_date
-from complaints.web.i18n import _
+from complaints.web.i18n import _, ngettext
 
 _PLAIN = (str, int, bool)
 KINDS = frozenset(
-    {"case_assigned", "case_message", "case_withdrawn", "deadline_reminder", "retention_reminder"}
+    {
+        "case_assigned",
+        "case_message",
+        "case_withdrawn",
+        "case_reopened",
+        "checkin_due",
+        "deadline_reminder",
+        "retention_reminder",
+    }
 )
 BACKOFF_LIMIT = timedelta(days=1)
 DELIVERY_BATCH = 200  # notifications per transaction and SMTP connection
@@ -243,6 +251,29 @@ def _compose(kind: str, values: dict[str, Any]) -> tuple[str, str]:
                 reference=reference,
             ),
             login_url,
+        ]
+    elif kind == "case_reopened":
+        subject = _("Report %(reference)s opened again", reference=reference)
+        paragraphs = [
+            _(
+                "Report %(reference)s has been opened again by the complainant, in answer to a "
+                "check-in after it was closed. Its time limits run again.",
+                reference=reference,
+            ),
+            f"{read_it}\n{login_url}",
+        ]
+    elif kind == "checkin_due":
+        subject = _("Check-in due in report %(reference)s", reference=reference)
+        paragraphs = [
+            ngettext(
+                "It is a month since report %(reference)s was closed: please send the "
+                "complainant the check-in. Use “Send check-in” on the case page.",
+                "It is %(num)d months since report %(reference)s was closed: please send the "
+                "complainant the check-in. Use “Send check-in” on the case page.",
+                int(values.get("months", 0)),
+                reference=reference,
+            ),
+            "\n".join((_("Log in to send it:"), login_url)),
         ]
     elif kind == "deadline_reminder":
         subject, paragraphs = _deadline_reminder(values, reference, login_url)

@@ -8,7 +8,8 @@ leaves every case either untouched or completely done, and running it again fini
 (a destroyed case is gone, a redaction already in the ledger is not scheduled again).
 
 Destruction deletes the key slots first (crypto-shredding), then every row that belongs to the
-case, then the case. Statistics never refer to cases and stay as they are.
+case (its check-ins too, due or not: they never keep a case longer), then the case.
+Statistics never refer to cases and stay as they are.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from complaints.cases.models import (
     Message,
     PartyKind,
 )
+from complaints.checkins.models import CheckIn
 from complaints.crypto.keystore import EPOCH_PREFIX, KeyStore
 from complaints.crypto.models import KeySlot
 from complaints.db import among_ids
@@ -76,6 +78,8 @@ CASE_TABLES: tuple[Any, ...] = (
     CaseEvent,
     Deadline,
     Attachment,
+    # Before the messages it names (the foreign key would clear them anyway).
+    CheckIn,
     Message,
     Consent,
     CaseNote,

@@ -43,6 +43,9 @@ def kind_label(kind: str) -> str:
         "not_admissible": _("Reports not admissible"),
         "decided": _("Complaints decided"),
         "closed": _("Cases closed"),
+        "checkin_sent": _("Check-ins sent after closing"),
+        "checkin_answered": _("Check-ins answered"),
+        "retaliation_reported": _("Retaliation reported in a check-in"),
     }.get(kind, kind)
 
 

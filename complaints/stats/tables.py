@@ -56,6 +56,9 @@ KINDS = (
     "not_admissible",
     "decided",
     "closed",
+    "checkin_sent",
+    "checkin_answered",
+    "retaliation_reported",
 )
 # Dimensions in their canonical order; a table (A, B) is stored with A before B in this order.
 DIMENSIONS = ("category", "grounds", "route", "organisation", "outcome", "disclosure", "quarter")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,23 @@ RESERVED_NAMES = frozenset(
         "handed_over",
         "member_assigned",
         "member_excluded",
+        "checkin_sent",
+        "checkin_answered",
+        "reopened",
+        "retaliation_reported",
     }
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PERIOD_KEYS = ("days", "weeks", "months")
+# Check-ins come after closing, while the case is kept: never later than this after closing.
+MAX_CHECKIN_MONTHS = 24
+
+
+class Retaliation(StrEnum):
+    """What a report of retaliation in answer to a check-in does (``retaliation``)."""
+
+    REOPEN = "reopen"  # the closed case opens again, in the route's initial state
+    LINKED = "linked"  # a new case on the same route, linked to the closed one
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,9 @@ class RouteWorkflow:
     transitions: tuple[TransitionSpec, ...] = ()
     outcomes: dict[str, Localized] = field(default_factory=dict)
     copy_to_accused: AccusedCopy | None = None
+    # Months after closing at which the handler is reminded to send a check-in (none: empty).
+    checkin_months: tuple[int, ...] = ()
+    retaliation: Retaliation = Retaliation.REOPEN
 
     def state(self, key: str) -> StateSpec:
         return self.states[key]
@@ -201,6 +218,8 @@ def _route(route: Route, section: Section) -> RouteWorkflow:
             "deadlines",
             "transitions",
             "copy_to_accused",
+            "checkin_months",
+            "retaliation",
         }
     )
     states = _states(section)
@@ -230,6 +249,8 @@ def _route(route: Route, section: Section) -> RouteWorkflow:
         transitions=transitions,
         outcomes=outcomes,
         copy_to_accused=_accused_copy(section, initial, final, transitions),
+        checkin_months=_checkin_months(section),
+        retaliation=_retaliation(section),
     )
 
 
@@ -251,6 +272,34 @@ def _accused_copy(
             f"with_name: only named and confidential reports carry a name ({', '.join(unknown)})"
         )
     return AccusedCopy(state, frozenset(Disclosure(d) for d in with_name))
+
+
+def _checkin_months(section: Section) -> tuple[int, ...]:
+    """``checkin_months``: rising whole months after closing, each at most 24; absent or empty
+    means no check-ins on the route."""
+    raw = section.table.get("checkin_months", [])
+    if not isinstance(raw, list) or not all(
+        isinstance(m, int) and not isinstance(m, bool) for m in raw
+    ):
+        section.fail("checkin_months must be a list of whole numbers of months")
+    months = tuple(int(m) for m in raw)
+    if any(not 1 <= m <= MAX_CHECKIN_MONTHS for m in months):
+        section.fail(f"checkin_months must lie between 1 and {MAX_CHECKIN_MONTHS} months")
+    if list(months) != sorted(set(months)):
+        section.fail("checkin_months must rise, each month once (e.g. [1, 3, 6])")
+    return months
+
+
+def _retaliation(section: Section) -> Retaliation:
+    """``retaliation``: "reopen" (the default) or "linked"."""
+    if "retaliation" not in section.table:
+        return Retaliation.REOPEN
+    value = section.text("retaliation")
+    try:
+        return Retaliation(value)
+    except ValueError:
+        known = ", ".join(r.value for r in Retaliation)
+        section.fail(f"retaliation {value!r} is not one of {known}")
 
 
 def _states(section: Section) -> dict[str, StateSpec]:

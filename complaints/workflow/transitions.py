@@ -6,6 +6,8 @@ message the handler can read; it never writes half: the state, the deadlines, th
 the case event (its values encrypted), the audit event and the stat event are written in one
 savepoint of the caller's transaction, or none of them.
 
+A step into a final state plans the route's check-ins after closing (``complaints.checkins``).
+
 A step with ``to_complainant`` fields also puts their text in the complainant's mailbox, as a
 message from the handler that names the step, in the same savepoint. A message that cannot be
 sealed (the case's key is gone) refuses the whole step: nothing is written, no deadline is
@@ -46,6 +48,7 @@ from complaints.cases.models import (
     GrantRole,
     Message,
 )
+from complaints.checkins.services import plan_checkins
 from complaints.crypto.envelope import DecryptionFailed, FieldCipher
 from complaints.crypto.keystore import KeyStore, KeyStoreError
 from complaints.crypto.services import MissingCaseKey, case_cipher
@@ -294,6 +297,8 @@ def _take(
     # Before the state is entered: a deadline met only by a message sees this one.
     _tell_complainant(session, keys, case, spec, values, event_id, actor_person_id, now)
     met = enter_state(session, workflow, case, spec.to, now) if spec.to is not None else []
+    if spec.to is not None and spec.to in route.final:
+        plan_checkins(session, route, case)
     if spec.stat is not None:
         _count(session, case, spec.stat, met, now)
     session.flush()

@@ -28,6 +28,7 @@ from complaints.cases.models import (
     Route,
 )
 from complaints.cases.services import NewAttachment, NewCase, NewGrant, NewParty, create_case
+from complaints.checkins.models import CheckIn
 from complaints.crypto.services import case_cipher, indexer, keystore
 from complaints.directory.models import Person
 from complaints.followup.models import ComplainantSession
@@ -63,7 +64,7 @@ def make_finished_case(
 ) -> Made:
     """A case filed at ``filed_at`` and finished at ``closed_at``, with a record of every kind:
     parties, an attachment, messages, a note, a document, a consent, a deadline, remarks, a
-    mailbox session, a grant and a stat event."""
+    mailbox session, a grant, two check-ins and a stat event."""
     keys = keystore()
     draft = NewCase(
         route=route,
@@ -107,6 +108,19 @@ def make_finished_case(
                     author_kind=author,
                     body=cipher.seal_text("messages", "body", message_id, "geheimbericht"),
                     created_at=filed_at,
+                )
+            )
+        session.flush()
+        # A check-in sent as the handler's message, and one still due (the sweep takes both).
+        for months, sent in ((1, True), (6, False)):
+            session.add(
+                CheckIn(
+                    case_id=case.id,
+                    months=months,
+                    closed_at=closed_at,
+                    due_on=closed_at.date(),
+                    sent_at=closed_at if sent else None,
+                    message_id=message_id if sent else None,
                 )
             )
         note_id, document_id = uuid.uuid4(), uuid.uuid4()

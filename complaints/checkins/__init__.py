@@ -1,0 +1,1 @@
+"""Check-ins against retaliation: questions to the complainant in the months after closing."""
