@@ -35,6 +35,7 @@ from complaints.cases.models import (
 from complaints.cases.services import CaseNotFound, CaseUnreadable
 from complaints.cases.taxonomy import taxonomy
 from complaints.casework.forms import (
+    CaseSearchForm,
     InboxFilterForm,
     NoteForm,
     ReplyForm,
@@ -44,8 +45,11 @@ from complaints.casework.forms import (
 from complaints.casework.services import (
     CaseClosed,
     CaseFile,
+    CaseQuery,
+    DeadlineFilter,
     EventView,
     InboxFilter,
+    InboxRow,
     add_note,
     authorised_case,
     download_attachment,
@@ -53,6 +57,7 @@ from complaints.casework.services import (
     may_use_casework,
     read_case,
     reply_to_complainant,
+    search_own_cases,
 )
 from complaints.clock import now
 from complaints.committee import services as committee_services
@@ -150,24 +155,7 @@ def inbox_page() -> str | tuple[str, int]:
         today=local_date(now()),
         page=_page_number(),
     )
-    categories = taxonomy().categories
-    rows = [
-        {
-            "row": row,
-            "route": flow[row.route].label,
-            "category": categories[row.category].label
-            if row.category in categories
-            else row.category,
-            "state": flow[row.route].states[row.state].label
-            if row.state in flow[row.route].states
-            else row.state,
-            "deadline": next(
-                (d.label for d in flow[row.route].deadlines if d.name == row.next_deadline),
-                row.next_deadline,
-            ),
-        }
-        for row in result.rows
-    ]
+    rows = _listed(result.rows)
     # Only the filters go into the paging links (never, say, ``_external`` from the address).
     kept: dict[str, Any] = {
         field.name: request.args[field.name] for field in form if request.args.get(field.name)
@@ -185,9 +173,97 @@ def inbox_page() -> str | tuple[str, int]:
         page_url=page_url,
         page_numbers=page_numbers(result.page, result.pages),
         # Confidants also take reports by phone or at their desk (referral.proxy_report).
+        search_form=_search_form(posted=False),
         files_for_others=any(
             a.role is Role.CONFIDANT for a in roles_of(db.session(), user.person_id)
         ),
+    )
+
+
+def _listed(rows: list[InboxRow]) -> list[dict[str, Any]]:
+    """Rows of the case list with the labels of their route, category, state and deadline."""
+    flow = workflow()
+    categories = taxonomy().categories
+    return [
+        {
+            "row": row,
+            "route": flow[row.route].label,
+            "category": categories[row.category].label
+            if row.category in categories
+            else row.category,
+            "state": flow[row.route].states[row.state].label
+            if row.state in flow[row.route].states
+            else row.state,
+            "deadline": next(
+                (d.label for d in flow[row.route].deadlines if d.name == row.next_deadline),
+                row.next_deadline,
+            ),
+        }
+        for row in rows
+    ]
+
+
+# Searching one's own cases ---------------------------------------------------------------------
+
+SEARCH_PREFIX = "zoek"
+
+
+def _search_form(*, posted: bool) -> CaseSearchForm:
+    """The search form with this workflow's routes and states; ``posted``: as sent."""
+    flow = workflow()
+    form = (
+        CaseSearchForm(prefix=SEARCH_PREFIX)
+        if posted
+        else CaseSearchForm(formdata=None, prefix=SEARCH_PREFIX)
+    )
+    form.route.choices = [
+        SelectChoice("", _("All routes")),
+        *(SelectChoice(route.value, str(spec.label)) for route, spec in flow.routes.items()),
+    ]
+    form.status.choices = [
+        SelectChoice("", _("Any state, also closed")),
+        *(SelectChoice(key, label) for key, label in _state_choices()),
+    ]
+    return form
+
+
+def _case_query(form: CaseSearchForm) -> CaseQuery:
+    routes = {route.value: route for route in workflow().routes}
+    days = (form.days.data or "").strip()
+    return CaseQuery(
+        reference=form.reference.data or "",
+        route=routes.get(form.route.data or ""),
+        state=form.status.data if form.status.data in dict(_state_choices()) else None,
+        deadline=DeadlineFilter(form.deadline.data or ""),
+        within_days=int(days) if days.isdigit() else 14,
+        text=form.text.data or "",
+    )
+
+
+@bp.route("/zaken/zoeken", methods=["GET", "POST"])
+@login_required
+def search_page() -> str | tuple[str, int]:
+    """Search one's own cases. Only a posted form searches: words in the address are ignored."""
+    user = staff_user()
+    if not may_use_casework(db.session(), user.person_id):
+        return render_error(403)
+    if request.method == "GET":
+        return render_template("casework/search.html", form=_search_form(posted=False), result=None)
+    form = _search_form(posted=True)
+    if not form.validate_on_submit():
+        return render_template("casework/search.html", form=form, result=None), 400
+    result = search_own_cases(
+        db.session(),
+        keystore(),
+        indexer(),
+        person_id=user.person_id,
+        query=_case_query(form),
+        today=local_date(now()),
+        actor=_actor(),
+        now=now(),
+    )
+    return render_template(
+        "casework/search.html", form=form, result=result, rows=_listed(result.rows)
     )
 
 
