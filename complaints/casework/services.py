@@ -26,10 +26,12 @@ from complaints.cases.models import (
     AuthorKind,
     Case,
     CaseAccessGrant,
+    CaseDocument,
     CaseEvent,
     CaseNote,
     CaseParty,
     Deadline,
+    DocumentKind,
     GrantRole,
     Message,
     PartyKind,
@@ -549,6 +551,27 @@ def read_case(
         attachments=attachments,
         consents=consent_states(session, case),
     )
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """A document of the procedure as a list names it: its kind and date, nothing inside."""
+
+    kind: DocumentKind
+    template: str | None
+    created_at: datetime
+
+
+def procedure_documents(session: Session, case_id: uuid.UUID) -> list[DocumentEntry]:
+    """The case's documents (hearing reports, advice, decision, letters), oldest first; for
+    a caller that has opened the case. Titles and bodies stay sealed: they are read on the
+    committee page, which applies their visibility."""
+    rows = session.execute(
+        sa.select(CaseDocument.kind, CaseDocument.template, CaseDocument.created_at)
+        .where(CaseDocument.case_id == case_id)
+        .order_by(CaseDocument.created_at, CaseDocument.id)
+    )
+    return [DocumentEntry(row.kind, row.template, row.created_at) for row in rows]
 
 
 def download_name(reference: str, number: int, content_type: str) -> str:

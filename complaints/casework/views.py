@@ -28,6 +28,7 @@ from complaints.cases.models import (
     Case,
     ConsentKind,
     Disclosure,
+    DocumentKind,
     GrantRole,
     PartyKind,
     Route,
@@ -55,13 +56,16 @@ from complaints.casework.services import (
     download_attachment,
     inbox,
     may_use_casework,
+    procedure_documents,
     read_case,
     reply_to_complainant,
     search_own_cases,
 )
 from complaints.clock import now
 from complaints.committee import services as committee_services
+from complaints.committee.services import LetterKind
 from complaints.crypto.services import indexer, keystore
+from complaints.directory.models import Person
 from complaints.retention.forms import EXTEND_PREFIX, ExtendForm
 from complaints.retention.holds import (
     RetentionRefused,
@@ -455,29 +459,10 @@ def render_case(
         return _unreadable()
     case = file.case
     flow = workflow()[case.route]
-    tax = taxonomy()
-    category = tax.categories.get(case.category)
     steps = _steps(file, flow, posted)
     page = render_template(
         "casework/case.html",
-        file=file,
-        case=case,
-        flow=flow,
-        state_label=flow.states[case.state].label if case.state in flow.states else case.state,
-        outcome_label=flow.outcomes.get(case.outcome, case.outcome) if case.outcome else None,
-        category=category.label if category else case.category,
-        grounds=[tax.grounds[g].label if g in tax.grounds else g for g in case.grounds],
-        disclosure=disclosure_for_handlers(case.disclosure),
-        anonymous=case.disclosure is Disclosure.ANONYMOUS,
-        accused=[p for p in file.content.parties if p.kind is PartyKind.ACCUSED],
-        witnesses=[p for p in file.content.parties if p.kind is PartyKind.WITNESS],
-        consent_labels=_consent_labels(),
-        roles=sorted(grant_label(role) for role in file.roles),
-        relation_label=relation_for_handlers,
-        event_labels=_event_labels(),
-        step_labels={spec.name: spec.label for spec in flow.transitions},
-        event_details=lambda event: _event_details(flow, event),
-        state_labels={key: spec.label for key, spec in flow.states.items()},
+        **_case_labels(file),
         transitions=steps,
         related_pages=_related_pages(file),
         changed_meanwhile=(
@@ -495,17 +480,98 @@ def render_case(
         ),
         extend_form=extend_form or ExtendForm(formdata=None, prefix=EXTEND_PREFIX),
         retention_period=period_text,
-        statuses=DeadlineStatus,
-        authors=AuthorKind,
-        file_size=size_text,
     )
     return page, status
+
+
+def _case_labels(file: CaseFile) -> dict[str, Any]:
+    """What the case page and its print view show of a case file, with the labels it needs."""
+    case = file.case
+    flow = workflow()[case.route]
+    tax = taxonomy()
+    category = tax.categories.get(case.category)
+    return {
+        "file": file,
+        "case": case,
+        "flow": flow,
+        "state_label": flow.states[case.state].label if case.state in flow.states else case.state,
+        "outcome_label": flow.outcomes.get(case.outcome, case.outcome) if case.outcome else None,
+        "category": category.label if category else case.category,
+        "grounds": [tax.grounds[g].label if g in tax.grounds else g for g in case.grounds],
+        "disclosure": disclosure_for_handlers(case.disclosure),
+        "anonymous": case.disclosure is Disclosure.ANONYMOUS,
+        "accused": [p for p in file.content.parties if p.kind is PartyKind.ACCUSED],
+        "witnesses": [p for p in file.content.parties if p.kind is PartyKind.WITNESS],
+        "consent_labels": _consent_labels(),
+        "roles": sorted(grant_label(role) for role in file.roles),
+        "relation_label": relation_for_handlers,
+        "event_labels": _event_labels(),
+        "step_labels": {spec.name: spec.label for spec in flow.transitions},
+        "event_details": lambda event: _event_details(flow, event),
+        "state_labels": {key: spec.label for key, spec in flow.states.items()},
+        "statuses": DeadlineStatus,
+        "authors": AuthorKind,
+        "file_size": size_text,
+    }
 
 
 @bp.get("/zaken/<uuid:case_id>")
 @login_required
 def case_page(case_id: uuid.UUID) -> tuple[str, int]:
     return render_case(case_id)
+
+
+@bp.get("/zaken/<uuid:case_id>/afdrukken")
+@login_required
+def print_case(case_id: uuid.UUID) -> tuple[str, int]:
+    """The whole case on one page without navigation, to print or save as PDF: an export,
+    audited as ``case.export``; refused exactly like the case page."""
+    user = staff_user()
+    try:
+        file = read_case(
+            db.session(),
+            keystore(),
+            indexer(),
+            workflow(),
+            case_id=case_id,
+            person_id=user.person_id,
+            actor=_actor(),
+            now=now(),
+            closed_reply_days=current_settings().closed_reply_days,
+            export=True,
+        )
+    except CaseNotFound:
+        return render_error(404)
+    except CaseUnreadable:
+        return _unreadable()
+    page = render_template(
+        "casework/print.html",
+        **_case_labels(file),
+        documents=[
+            (_document_label(item.kind, item.template), item.created_at)
+            for item in procedure_documents(db.session(), case_id)
+        ],
+        printed_at=now(),
+        printed_by=_person_name(user.person_id),
+    )
+    return page, 200
+
+
+def _person_name(person_id: int) -> str:
+    person = db.session().get(Person, person_id)
+    return person.name if person is not None else ""
+
+
+def _document_label(kind: DocumentKind, template: str | None) -> str:
+    if kind is DocumentKind.LETTER and template in {k.value for k in LetterKind}:
+        return committee_services.letter_title(LetterKind(template))
+    return {
+        DocumentKind.HEARING_REPORT: _("Report of a hearing"),
+        DocumentKind.WITNESS_STATEMENT: _("Witness statement"),
+        DocumentKind.ADVICE: _("Advice of the committee"),
+        DocumentKind.DECISION: _("Decision of the competent authority"),
+        DocumentKind.LETTER: _("Letter"),
+    }[kind]
 
 
 @bp.post("/zaken/<uuid:case_id>/bericht")
