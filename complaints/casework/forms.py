@@ -113,10 +113,13 @@ class CaseSearchForm(FlaskForm):
     )
 
     def validate_days(self, field: Field) -> None:
+        """The days count only with "falls due within"; otherwise whatever is there is unused."""
+        if self.deadline.data != DeadlineFilter.DUE_WITHIN.value:
+            return
         raw = (field.data or "").strip()
-        if self.deadline.data == DeadlineFilter.DUE_WITHIN.value and not raw:
+        if not raw:
             raise ValidationError(_("Give the number of days, for example 14."))
-        if raw and not (raw.isdigit() and 0 <= int(raw) <= MAX_SEARCH_DAYS):
+        if not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_SEARCH_DAYS):
             raise ValidationError(
                 _("Give a whole number of days from 0 to %(max)s.", max=MAX_SEARCH_DAYS)
             )

@@ -233,13 +233,15 @@ def _search_form(*, posted: bool) -> CaseSearchForm:
 
 def _case_query(form: CaseSearchForm) -> CaseQuery:
     routes = {route.value: route for route in workflow().routes}
-    days = (form.days.data or "").strip()
+    deadline = DeadlineFilter(form.deadline.data or "")
+    # Validated as a number when the deadline filter uses it; otherwise not read.
+    days = (form.days.data or "").strip() if deadline is DeadlineFilter.DUE_WITHIN else "14"
     return CaseQuery(
         reference=form.reference.data or "",
         route=routes.get(form.route.data or ""),
         state=form.status.data if form.status.data in dict(_state_choices()) else None,
-        deadline=DeadlineFilter(form.deadline.data or ""),
-        within_days=int(days) if days.isdigit() else 14,
+        deadline=deadline,
+        within_days=int(days),
         text=form.text.data or "",
     )
 

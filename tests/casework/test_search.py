@@ -156,6 +156,7 @@ def test_reference_route_state_and_deadline_narrow_the_search(
         ({"days": "", "deadline": "due_within"}, "Give the number of days", None),
         ({"reference": "2026/'x'"}, "only letters, digits and hyphens", "2026/&#39;x&#39;"),
         ({"text": "x" * 201}, "at most 200 characters", "x" * 201),
+        ({"days": "²", "deadline": "due_within"}, "whole number of days", 'value="²"'),
         ({"deadline": "gisteren"}, "one of the deadline options", None),
     ],
 )
@@ -179,6 +180,21 @@ def test_bad_input_is_shown_again_with_what_was_typed_and_searches_nothing(
     # Control: the same form, corrected, searches.
     assert search(client, text=WORD).status_code == 200
     assert len(audit(app, "case.search")) == before + 1
+
+
+@pytest.mark.parametrize("days", ["veertien", "²", ""])
+def test_the_days_are_not_read_unless_the_deadline_filter_uses_them(
+    app: Flask, people: dict[str, Person], confidant: StaffLogin, clock: Clock, days: str
+) -> None:
+    with app_session(app) as session:
+        _id, reference, _code = file_case(session, people, clock())
+    client = logged_in(app, confidant, clock())
+    found = search(client, deadline="", days=days)
+    assert found.status_code == 200
+    assert references(html(found)) == [reference]
+    assert f'value="{days}"' in html(found)  # still as typed, if the filter is chosen again
+    # Control: with "falls due within" the same days are refused.
+    assert search(client, deadline="due_within", days=days).status_code == 400
 
 
 def test_the_search_needs_its_csrf_token(app: Flask, confidant: StaffLogin, clock: Clock) -> None:
