@@ -283,3 +283,26 @@ def test_staff_without_cases_cannot_search(
     )
     assert refused.status_code == 403
     assert audit(app, "case.search") == []
+
+
+def test_at_most_the_first_matches_are_listed_and_the_count_says_how_many(
+    app: Flask,
+    people: dict[str, Person],
+    confidant: StaffLogin,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with app_session(app) as session:
+        # A minute apart: the same deadline day, then the oldest report first.
+        filed = [file_case(session, people, clock.advance(minutes=1))[1] for _ in range(3)]
+    client = logged_in(app, confidant, clock())
+    monkeypatch.setattr(casework_services, "SEARCH_SHOWN", 2)
+    page = html(search(client))
+    assert references(page) == filed[:2]
+    assert "3 cases found" in page
+    assert "The first 2 are shown" in page
+    # Control: with room for all, all are listed and nothing is said about the rest.
+    monkeypatch.setattr(casework_services, "SEARCH_SHOWN", 3)
+    page = html(search(client))
+    assert references(page) == filed
+    assert "are shown" not in page
