@@ -1,8 +1,9 @@
 """The main pages of the application, as the test client gets them, in Dutch and in English.
 
 Public pages (the start page, every step of the report form with a draft, the receipt-code
-page, the complainant's mailbox) and staff pages (the inbox, a case of every route, the
-committee's page, the account page, the destruction ledger), for the checks on what pages
+page, the complainant's mailbox) and staff pages (the inbox, the search of one's cases, a case
+of every route and a case's print view, the committee's page, the account page, the
+destruction ledger), for the checks on what pages
 say and how: tests/test_translations.py (no English on a Dutch page) and
 tests/web/test_page_text.py (dates, ``<time>`` values, spaces before punctuation).
 
@@ -266,6 +267,13 @@ class _Visitor:
         self.opened.set_cookie(LANGUAGE_COOKIE, language)
         return self._ok(self.opened.get(url), url)
 
+    def searcher(self, language: str, url: str) -> str:
+        """The confidant's search of their own cases, posted without criteria: all of them."""
+        client = self.world.clients["confidant"]
+        client.set_cookie(LANGUAGE_COOKIE, language)
+        form = client.get(url)
+        return self._ok(client.post(url, data={"zoek-csrf_token": csrf_token(form)}), url)
+
     def anyone(self, language: str, url: str) -> str:
         client = self.world.app.test_client()
         client.set_cookie(LANGUAGE_COOKIE, language)
@@ -302,6 +310,11 @@ def _plan(visitor: _Visitor) -> dict[str, tuple[Callable[[str, str], str], str]]
             as_("confidant"),
             url("casework.case_page", case_id=visitor.additions.case_id),
         ),
+        "case print view: confidant (with messages)": (
+            as_("confidant"),
+            url("casework.print_case", case_id=visitor.additions.case_id),
+        ),
+        "case search (confidant)": (visitor.searcher, url("casework.search_page")),
         "case: confidant": (as_("confidant"), case("CONF")),
         "case: manager": (as_("manager"), case("MGR")),
         "case: integrity": (as_("integrity"), case("INT")),

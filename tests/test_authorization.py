@@ -101,6 +101,12 @@ class Inbox:
 
 
 @dataclass(frozen=True)
+class CaseSearch:
+    """The search of one's own cases: for the same people as the inbox (else 403); a posted
+    search without criteria lists exactly the cases they may open, as the inbox does."""
+
+
+@dataclass(frozen=True)
 class RolePage:
     """For holders of ``role`` only, else 403."""
 
@@ -127,7 +133,7 @@ class BearerToken:
     session cookie does not, so every principal here gets a JSON 401."""
 
 
-Expectation = Public | SignedIn | Inbox | RolePage | CasePage | OwnReport | BearerToken
+Expectation = Public | SignedIn | Inbox | CaseSearch | RolePage | CasePage | OwnReport | BearerToken
 
 ANY_GRANT = CasePage(frozenset(GrantRole))
 COMMITTEE = CasePage(
@@ -185,6 +191,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "followup.open_report": OwnReport(),
     # Role pages.
     "casework.inbox_page": Inbox(),
+    "casework.search_page": CaseSearch(),
     "handover.overview": RolePage(Role.ADMIN),
     "handover.handler": RolePage(Role.ADMIN),
     "referral.proxy_report": RolePage(Role.CONFIDANT),
@@ -213,6 +220,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "stats_api.openapi": Public(),
     # Case pages.
     "casework.case_page": ANY_GRANT,
+    "casework.print_case": ANY_GRANT,
     "casework.attachment": ANY_GRANT,
     "casework.reply": ANY_GRANT,
     "casework.note": ANY_GRANT,
@@ -236,7 +244,7 @@ EXPECTATIONS: dict[str, Expectation] = {
 
 # Pages that show a case's description or attachment to its holders: there the marker must be
 # found, which shows that the search for it elsewhere can find a leak.
-SHOW_MARKER = ("casework.case_page", "casework.attachment")
+SHOW_MARKER = ("casework.case_page", "casework.print_case", "casework.attachment")
 
 # Prefixes of the forms that share a page; a post carries the CSRF token under each of them,
 # so that a holder's empty post reaches the form's own validation rather than a CSRF refusal.
@@ -253,6 +261,7 @@ FORM_PREFIXES = (
     "extension",
     "decision_letter",
     "retention",
+    "zoek",  # the search of one's own cases
 )
 
 # The principals ---------------------------------------------------------------------------
@@ -614,7 +623,13 @@ def form_data(csrf: str, step: str, **fields: str) -> dict[str, str]:
 
 def snapshot(world: World) -> dict[str, object]:
     """Everything a post on a case could change, apart from reading it, in one query."""
-    reads = ("case.open", "case.attachment_downloaded", "committee.letter_downloaded")
+    reads = (
+        "case.open",
+        "case.export",
+        "case.search",
+        "case.attachment_downloaded",
+        "committee.letter_downloaded",
+    )
 
     def count(model: type, *where: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
         return sa.select(sa.func.count()).select_from(model).where(*where).scalar_subquery()
@@ -906,6 +921,25 @@ def test_other_pages(world: World, key: str) -> None:
             if response.status_code == 200 and listed != own_cases:
                 findings.problems.append(
                     f"{key} × {rule.endpoint}: lists {sorted(listed)}, expected {sorted(own_cases)}"
+                )
+            continue
+        if isinstance(page, CaseSearch):
+            allowed = bool(principal.roles & HANDLER_ROLES) or has_grant
+            response = client.get(url)
+            expected = LOG_IN if not signed_in else "200" if allowed else "403"
+            findings.expect("GET", rule, url, "", expected, outcome(response, "GET"))
+            findings.no_content(rule, url, response, set())
+            # A search without criteria: every own case, open or closed, and nothing else.
+            response = client.post(url, data=form_data(token(client, signed_in), ""))
+            got = outcome(response, "POST")
+            got = "200" if got == PASSED and response.status_code == 200 else got
+            findings.expect("POST", rule, url, "", expected, got)
+            findings.no_content(rule, url, response, set())
+            body = response.get_data(as_text=True)
+            listed = {c.key for c in world.cases if c.reference in body}
+            if response.status_code == 200 and listed != own_cases:
+                findings.problems.append(
+                    f"{key} × {rule.endpoint}: finds {sorted(listed)}, expected {sorted(own_cases)}"
                 )
             continue
         if isinstance(page, RolePage):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +27,12 @@ from complaints.cases.models import (
     CaseAccessGrant,
     CaseDocument,
     CaseEvent,
+    CaseNote,
     CaseParty,
     Disclosure,
     DocumentKind,
     GrantRole,
+    Message,
     PartyKind,
     Route,
 )
@@ -194,15 +197,17 @@ def open_case(
     reader_person_id: int,
     actor: Actor,
     now: datetime,
+    action: str = "case.open",
 ) -> CaseContent:
-    """Decrypt a case for someone with an active grant who is not named as accused; audited."""
+    """Decrypt a case for someone with an active grant who is not named as accused; audited
+    under ``action`` (``case.open``; ``case.export`` for the print view), refusals too."""
 
     def audit(outcome: AuditOutcome, **details: str | int) -> None:
         record_event(
             session,
             keys,
             actor=actor,
-            action="case.open",
+            action=action,
             now=now,
             outcome=outcome,
             object_type="case",
@@ -210,13 +215,9 @@ def open_case(
             details=details,
         )
 
-    case = session.get(Case, case_id)
-    if case is None or not _has_grant(session, case_id, reader_person_id):
-        audit(AuditOutcome.DENIED, reason="no_grant")
-        raise CaseNotFound(str(case_id))
-    parties = session.scalars(sa.select(CaseParty).where(CaseParty.case_id == case_id)).all()
-    if _named_as_accused(session, blind, parties, reader_person_id):
-        audit(AuditOutcome.DENIED, reason="accused")
+    case, parties, refusal = _reader_access(session, blind, case_id, reader_person_id)
+    if case is None or refusal is not None:
+        audit(AuditOutcome.DENIED, reason=refusal or "no_grant")
         raise CaseNotFound(str(case_id))
     try:
         content = _decrypt(session, keys, case, parties)
@@ -225,6 +226,117 @@ def open_case(
         raise CaseUnreadable(case.reference) from exc
     audit(AuditOutcome.SUCCESS)
     return content
+
+
+# Searching -------------------------------------------------------------------------------------
+
+SEARCH_ACTION = "case.search"
+# Enough for a phrase or a few names; a longer text is a paste, not a search.
+MAX_SEARCH_TEXT = 200
+
+
+@dataclass(frozen=True)
+class CaseSearch:
+    """What one search found: the matching case ids in the order asked, and counts."""
+
+    matched: list[uuid.UUID]
+    searched: int  # cases the reader may open that were looked through
+    refused: int  # ids asked for that the reader may not open: skipped, never decrypted
+    unreadable: int  # cases whose content did not decrypt: skipped, counted
+
+    @property
+    def complete(self) -> bool:
+        return self.unreadable == 0
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search, folded as the case texts are (case, accents, spacing)."""
+    return _folded(text).split()
+
+
+def search_cases(
+    session: Session,
+    keys: KeyStore,
+    blind: BlindIndexer,
+    *,
+    case_ids: Sequence[uuid.UUID],
+    text: str,
+    reader_person_id: int,
+    actor: Actor,
+    now: datetime,
+) -> CaseSearch:
+    """The cases among ``case_ids`` that the reader may open (the rule of :func:`open_case`) and
+    whose decrypted text holds every word of ``text`` (any case, without words).
+
+    The text searched is what the case page shows as written: the report, the complainant's
+    name and contact details, the parties, the messages and the internal notes. Decrypting for
+    a search is not an opening: the whole search is one ``case.search`` audit event with its
+    counts, never the words and never which cases matched.
+    """
+    words = search_words(text)
+    matched: list[uuid.UUID] = []
+    searched = refused = unreadable = 0
+    for case_id in dict.fromkeys(case_ids):
+        case, parties, refusal = _reader_access(session, blind, case_id, reader_person_id)
+        if case is None or refusal is not None:
+            refused += 1
+            continue
+        searched += 1
+        if not words:
+            matched.append(case.id)
+            continue
+        try:
+            haystack = _folded("\n".join(_searchable_texts(session, keys, case, parties)))
+        except (MissingCaseKey, KeyStoreError, DecryptionFailed):
+            unreadable += 1
+            continue
+        if all(word in haystack for word in words):
+            matched.append(case.id)
+    record_event(
+        session,
+        keys,
+        actor=actor,
+        action=SEARCH_ACTION,
+        now=now,
+        outcome=AuditOutcome.SUCCESS,
+        details={
+            "free_text": bool(words),
+            "searched": searched,
+            "matched": len(matched),
+            "refused": refused,
+            "unreadable": unreadable,
+        },
+    )
+    return CaseSearch(matched, searched, refused, unreadable)
+
+
+def _searchable_texts(
+    session: Session, keys: KeyStore, case: Case, parties: Sequence[CaseParty]
+) -> list[str]:
+    cipher = case_cipher(session, keys, case.id)
+    content = _decrypt_with(cipher, case, parties)
+    who = content.complainant or {}
+    texts = [
+        content.description,
+        content.incident_period,
+        content.incident_place,
+        content.desired_outcome,
+        *(str(who.get(key) or "") for key in ("name", "email", "phone")),
+    ]
+    for party in content.parties:
+        texts += [party.name or "", party.relation_to_complainant or "", party.contact or ""]
+    for message in session.scalars(sa.select(Message).where(Message.case_id == case.id)):
+        texts.append(cipher.open_text("messages", "body", message.id, message.body))
+    for note in session.scalars(sa.select(CaseNote).where(CaseNote.case_id == case.id)):
+        texts.append(cipher.open_text("case_notes", "body", note.id, note.body))
+    return texts
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, one space between words: "Zoë  Ünal" finds "zoe unal"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.split())
 
 
 def open_as_complainant(
@@ -260,16 +372,16 @@ def content_for_complainant(session: Session, cipher: FieldCipher, case: Case) -
     """The case as ``open_as_complainant`` opened it for the complainant (that opening is the
     access check and the audit): for filing a linked case with the same people in it."""
     parties = session.scalars(sa.select(CaseParty).where(CaseParty.case_id == case.id)).all()
-    return _content(cipher, case, parties)
+    return _decrypt_with(cipher, case, parties)
 
 
 def _decrypt(
     session: Session, keys: KeyStore, case: Case, parties: Sequence[CaseParty]
 ) -> CaseContent:
-    return _content(case_cipher(session, keys, case.id), case, parties)
+    return _decrypt_with(case_cipher(session, keys, case.id), case, parties)
 
 
-def _content(cipher: FieldCipher, case: Case, parties: Sequence[CaseParty]) -> CaseContent:
+def _decrypt_with(cipher: FieldCipher, case: Case, parties: Sequence[CaseParty]) -> CaseContent:
     def text(column: str) -> str:
         sealed: bytes | None = getattr(case, column)
         return cipher.open_text("cases", column, case.id, sealed) if sealed is not None else ""
@@ -304,6 +416,20 @@ def _named_as_accused(
         return False
     name_index = blind.name(person.name)
     return any(p.name_index == name_index for p in accused)
+
+
+def _reader_access(
+    session: Session, blind: BlindIndexer, case_id: uuid.UUID, person_id: int
+) -> tuple[Case | None, Sequence[CaseParty], str | None]:
+    """The one rule for reading a case's content: the case, its parties, and why the reader
+    may not (``no_grant``, ``accused``) or None. Opening and searching both ask it."""
+    case = session.get(Case, case_id)
+    if case is None or not _has_grant(session, case_id, person_id):
+        return None, (), "no_grant"
+    parties = session.scalars(sa.select(CaseParty).where(CaseParty.case_id == case_id)).all()
+    if _named_as_accused(session, blind, parties, person_id):
+        return case, parties, "accused"
+    return case, parties, None
 
 
 def _has_grant(session: Session, case_id: uuid.UUID, person_id: int) -> bool:

@@ -25,7 +25,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from complaints.casework.services import MAX_TEXT
+from complaints.cases.services import MAX_SEARCH_TEXT
+from complaints.casework.services import MAX_SEARCH_DAYS, MAX_TEXT, DeadlineFilter
 from complaints.web.forms import MaxLength
 from complaints.web.i18n import _, _l
 from complaints.workflow.config import RouteWorkflow, TransitionSpec
@@ -71,6 +72,61 @@ class InboxFilterForm(Form):
     verlopen = BooleanField(_l("Only cases with an overdue deadline"))
     ongelezen = BooleanField(_l("Only cases with unread messages"))
     gesloten = BooleanField(_l("Also closed and withdrawn cases"))
+
+
+class CaseSearchForm(FlaskForm):
+    """A search of one's own cases. Posted, never in the address: the words may name someone.
+
+    Route and state choices are set per request (from the workflow); a route or state that is
+    not one of them is not applied. Everything typed comes back with the results or the errors.
+    """
+
+    text = StringField(
+        _l("Words in the case"),
+        validators=[
+            MaxLength(MAX_SEARCH_TEXT, TOO_LONG),
+        ],
+    )
+    reference = StringField(
+        _l("Reference, or part of it"),
+        validators=[
+            MaxLength(20, _l("A reference has at most %(max)s characters.")),
+            Regexp(
+                r"^[0-9A-Za-z\s-]*$",
+                message=_l("A reference has only letters, digits and hyphens."),
+            ),
+        ],
+    )
+    route = SelectField(_l("Route"), choices=[], validate_choice=False)
+    status = SelectField(_l("State"), choices=[], validate_choice=False)
+    deadline = RadioField(
+        _l("Deadline"),
+        choices=[
+            SelectChoice(DeadlineFilter.ANY.value, _l("Any, or none")),
+            SelectChoice(DeadlineFilter.OVERDUE.value, _l("Overdue")),
+            SelectChoice(DeadlineFilter.DUE_WITHIN.value, _l("Falls due within the days below")),
+        ],
+        default=DeadlineFilter.ANY.value,
+        validate_choice=True,
+        invalid_choice_message=_l("Please choose one of the deadline options."),
+    )
+    days = StringField(
+        _l("Number of days"),
+        default="14",
+        render_kw={"inputmode": "numeric", "size": "4"},
+    )
+
+    def validate_days(self, field: Field) -> None:
+        """The days count only with "falls due within"; otherwise whatever is there is unused."""
+        if self.deadline.data != DeadlineFilter.DUE_WITHIN.value:
+            return
+        raw = (field.data or "").strip()
+        if not raw:
+            raise ValidationError(_("Give the number of days, for example 14."))
+        if not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_SEARCH_DAYS):
+            raise ValidationError(
+                _("Give a whole number of days from 0 to %(max)s.", max=MAX_SEARCH_DAYS)
+            )
 
 
 def _iso_date(message: str) -> Callable[[FlaskForm, Field], None]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,16 +27,24 @@ from complaints.cases.models import (
     AuthorKind,
     Case,
     CaseAccessGrant,
+    CaseDocument,
     CaseEvent,
     CaseNote,
     CaseParty,
     Deadline,
+    DocumentKind,
     GrantRole,
     Message,
     PartyKind,
     Route,
 )
-from complaints.cases.services import CaseContent, CaseNotFound, CaseUnreadable, open_case
+from complaints.cases.services import (
+    CaseContent,
+    CaseNotFound,
+    CaseUnreadable,
+    open_case,
+    search_cases,
+)
 from complaints.checkins.services import QUESTION, checkin_message_ids, due_checkins, record_sent
 from complaints.crypto.blind_index import BlindIndexer
 from complaints.crypto.envelope import DecryptionFailed, FieldCipher
@@ -68,6 +77,8 @@ HANDLER_ROLES = frozenset(
     }
 )
 OCTET_STREAM = "application/octet-stream"
+# A case printed or saved from the print view has left the application: recorded as such.
+EXPORT_ACTION = "case.export"
 
 
 class CaseClosed(Exception):
@@ -142,20 +153,7 @@ def inbox(
     the next deadline and the unread messages as correlated subqueries instead of a query per
     row.
     """
-    running = (
-        Deadline.case_id == Case.id,
-        Deadline.met_at.is_(None),
-        Deadline.cancelled_at.is_(None),
-        Deadline.paused_at.is_(None),  # a paused clock (mediation) is not counting down
-    )
-    next_due = sa.select(sa.func.min(Deadline.due_on)).where(*running).scalar_subquery()
-    next_name = (
-        sa.select(Deadline.name)
-        .where(*running)
-        .order_by(Deadline.due_on, Deadline.name)
-        .limit(1)
-        .scalar_subquery()
-    )
+    next_due, next_name = _next_deadline_columns()
     unread = (
         sa.select(sa.func.count(Message.id))
         .where(
@@ -165,20 +163,7 @@ def inbox(
         )
         .scalar_subquery()
     )
-    conditions: list[sa.ColumnElement[bool]] = [
-        sa.exists().where(
-            CaseAccessGrant.case_id == Case.id,
-            CaseAccessGrant.person_id == person_id,
-            CaseAccessGrant.revoked_at.is_(None),
-        ),
-        # Defence in depth: routing never grants an accused person access, but if a grant
-        # slipped through, the inbox must not even show that the case exists.
-        ~sa.exists().where(
-            CaseParty.case_id == Case.id,
-            CaseParty.kind == PartyKind.ACCUSED,
-            CaseParty.person_index == blind.person(person_id),
-        ),
-    ]
+    conditions = _own_cases(blind, person_id)
     if filters.route is not None:
         conditions.append(Case.route == filters.route)
     if filters.state is not None:
@@ -248,6 +233,168 @@ def inbox(
         for row in found
     ]
     return InboxPage(rows=rows, total=total, page=page, pages=pages, per_page=per_page)
+
+
+# Searching one's own cases ---------------------------------------------------------------------
+
+# Matches shown at most; more means the search should be narrower (the count says how many).
+SEARCH_SHOWN = 100
+MAX_SEARCH_DAYS = 366
+
+
+class DeadlineFilter(StrEnum):
+    ANY = ""
+    OVERDUE = "overdue"  # the soonest running deadline has passed
+    DUE_WITHIN = "due_within"  # it falls due today or within the next N days
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """A search of one's own cases; an empty query finds all of them, in every state."""
+
+    reference: str = ""  # any part of the reference
+    route: Route | None = None
+    state: str | None = None
+    deadline: DeadlineFilter = DeadlineFilter.ANY
+    within_days: int = 14
+    text: str = ""  # words that must all occur in the decrypted case texts
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    rows: list[InboxRow]  # the first SEARCH_SHOWN matches, soonest deadline first
+    matched: int
+    searched: int
+    unreadable: int  # own cases that matched the other criteria but did not decrypt
+
+
+def search_own_cases(
+    session: Session,
+    keys: KeyStore,
+    blind: BlindIndexer,
+    *,
+    person_id: int,
+    query: CaseQuery,
+    today: date,
+    actor: Actor,
+    now: datetime,
+) -> SearchResult:
+    """The caller's own cases (active grant, not accused) that match ``query``.
+
+    The clear columns narrow the cases in SQL; the words are then looked for in the decrypted
+    texts through ``cases.services.search_cases``, which checks each case again and writes the
+    search's one audit event (counts only).
+    """
+    next_due, next_name = _next_deadline_columns()
+    unread = (
+        sa.select(sa.func.count(Message.id))
+        .where(
+            Message.case_id == Case.id,
+            Message.author_kind == AuthorKind.COMPLAINANT,
+            Message.read_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    conditions = _own_cases(blind, person_id)
+    reference = "".join(query.reference.split()).upper()
+    if reference:
+        conditions.append(Case.reference.contains(reference, autoescape=True))
+    if query.route is not None:
+        conditions.append(Case.route == query.route)
+    if query.state is not None:
+        conditions.append(Case.state == query.state)
+    if query.deadline is DeadlineFilter.OVERDUE:
+        conditions.append(next_due < today)
+    elif query.deadline is DeadlineFilter.DUE_WITHIN:
+        conditions.append(next_due.between(today, today + timedelta(days=query.within_days)))
+    due = next_due.label("next_due_on")
+    candidates = list(
+        session.execute(
+            sa.select(
+                Case.id,
+                Case.reference,
+                Case.route,
+                Case.category,
+                Case.state,
+                Case.submitted_at,
+                due,
+                next_name.label("next_deadline"),
+                unread.label("unread"),
+            )
+            .where(*conditions)
+            .order_by(due.asc().nulls_last(), Case.submitted_at, Case.id)
+        )
+    )
+    found = search_cases(
+        session,
+        keys,
+        blind,
+        case_ids=[row.id for row in candidates],
+        text=query.text,
+        reader_person_id=person_id,
+        actor=actor,
+        now=now,
+    )
+    matched = set(found.matched)
+    rows = [
+        InboxRow(
+            case_id=row.id,
+            reference=row.reference,
+            route=row.route,
+            category=row.category,
+            state=row.state,
+            submitted_at=row.submitted_at,
+            next_due_on=row.next_due_on,
+            next_deadline=row.next_deadline,
+            overdue=row.next_due_on is not None and row.next_due_on < today,
+            unread=row.unread or 0,
+        )
+        for row in candidates
+        if row.id in matched
+    ]
+    return SearchResult(
+        rows=rows[:SEARCH_SHOWN],
+        matched=len(rows),
+        searched=found.searched,
+        unreadable=found.unreadable,
+    )
+
+
+def _next_deadline_columns() -> tuple[sa.ScalarSelect[date], sa.ScalarSelect[str]]:
+    """The due date and name of a case's soonest running deadline, as correlated subqueries."""
+    running = (
+        Deadline.case_id == Case.id,
+        Deadline.met_at.is_(None),
+        Deadline.cancelled_at.is_(None),
+        Deadline.paused_at.is_(None),  # a paused clock (mediation) is not counting down
+    )
+    next_due = sa.select(sa.func.min(Deadline.due_on)).where(*running).scalar_subquery()
+    next_name = (
+        sa.select(Deadline.name)
+        .where(*running)
+        .order_by(Deadline.due_on, Deadline.name)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return next_due, next_name
+
+
+def _own_cases(blind: BlindIndexer, person_id: int) -> list[sa.ColumnElement[bool]]:
+    """The cases someone holds an active grant on, as conditions on ``Case``."""
+    return [
+        sa.exists().where(
+            CaseAccessGrant.case_id == Case.id,
+            CaseAccessGrant.person_id == person_id,
+            CaseAccessGrant.revoked_at.is_(None),
+        ),
+        # Defence in depth: routing never grants an accused person access, but if a grant
+        # slipped through, the inbox must not even show that the case exists.
+        ~sa.exists().where(
+            CaseParty.case_id == Case.id,
+            CaseParty.kind == PartyKind.ACCUSED,
+            CaseParty.person_index == blind.person(person_id),
+        ),
+    ]
 
 
 # The case file ---------------------------------------------------------------------------------
@@ -351,13 +498,23 @@ def read_case(
     actor: Actor,
     now: datetime,
     closed_reply_days: int = 0,
+    export: bool = False,
 ) -> CaseFile:
     """Open a case for a handler (grant checked, audited) with everything around it.
 
-    The complainant's messages count as read from this opening on.
+    The complainant's messages count as read from this opening on. ``export`` is the print
+    view: audited as ``case.export`` instead of ``case.open``, and it marks nothing read.
     """
+    action = EXPORT_ACTION if export else "case.open"
     content = open_case(
-        session, keys, blind, case_id=case_id, reader_person_id=person_id, actor=actor, now=now
+        session,
+        keys,
+        blind,
+        case_id=case_id,
+        reader_person_id=person_id,
+        actor=actor,
+        now=now,
+        action=action,
     )
     case = content.case
     try:
@@ -373,21 +530,22 @@ def read_case(
             session,
             keys,
             actor,
-            "case.open",
+            action,
             case.id,
             now,
             AuditOutcome.FAILURE,
             reason=type(exc).__name__,
         )
         raise CaseUnreadable(case.reference) from exc
-    for message in session.scalars(
-        sa.select(Message).where(
-            Message.case_id == case.id,
-            Message.author_kind == AuthorKind.COMPLAINANT,
-            Message.read_at.is_(None),
-        )
-    ):
-        message.read_at = now
+    if not export:  # printing a case is not reading the new messages in the workspace
+        for message in session.scalars(
+            sa.select(Message).where(
+                Message.case_id == case.id,
+                Message.author_kind == AuthorKind.COMPLAINANT,
+                Message.read_at.is_(None),
+            )
+        ):
+            message.read_at = now
     session.flush()
     return CaseFile(
         content=content,
@@ -402,6 +560,27 @@ def read_case(
         attachments=attachments,
         consents=consent_states(session, case),
     )
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """A document of the procedure as a list names it: its kind and date, nothing inside."""
+
+    kind: DocumentKind
+    template: str | None
+    created_at: datetime
+
+
+def procedure_documents(session: Session, case_id: uuid.UUID) -> list[DocumentEntry]:
+    """The case's documents (hearing reports, advice, decision, letters), oldest first; for
+    a caller that has opened the case. Titles and bodies stay sealed: they are read on the
+    committee page, which applies their visibility."""
+    rows = session.execute(
+        sa.select(CaseDocument.kind, CaseDocument.template, CaseDocument.created_at)
+        .where(CaseDocument.case_id == case_id)
+        .order_by(CaseDocument.created_at, CaseDocument.id)
+    )
+    return [DocumentEntry(row.kind, row.template, row.created_at) for row in rows]
 
 
 def download_name(reference: str, number: int, content_type: str) -> str:

@@ -28,6 +28,7 @@ from complaints.cases.models import (
     Case,
     ConsentKind,
     Disclosure,
+    DocumentKind,
     GrantRole,
     PartyKind,
     Route,
@@ -35,6 +36,7 @@ from complaints.cases.models import (
 from complaints.cases.services import CaseNotFound, CaseUnreadable
 from complaints.cases.taxonomy import taxonomy
 from complaints.casework.forms import (
+    CaseSearchForm,
     ConfirmForm,
     InboxFilterForm,
     NoteForm,
@@ -45,22 +47,29 @@ from complaints.casework.forms import (
 from complaints.casework.services import (
     CaseClosed,
     CaseFile,
+    CaseQuery,
     CheckinNotDue,
+    DeadlineFilter,
     EventView,
     InboxFilter,
+    InboxRow,
     add_note,
     authorised_case,
     download_attachment,
     inbox,
     may_use_casework,
+    procedure_documents,
     read_case,
     reply_to_complainant,
+    search_own_cases,
     send_checkin,
 )
 from complaints.checkins.services import QUESTION, checkin_panel
 from complaints.clock import now
 from complaints.committee import services as committee_services
+from complaints.committee.services import LetterKind
 from complaints.crypto.services import indexer, keystore
+from complaints.directory.models import Person
 from complaints.retention.forms import EXTEND_PREFIX, ExtendForm
 from complaints.retention.holds import (
     RetentionRefused,
@@ -154,24 +163,7 @@ def inbox_page() -> str | tuple[str, int]:
         today=local_date(now()),
         page=_page_number(),
     )
-    categories = taxonomy().categories
-    rows = [
-        {
-            "row": row,
-            "route": flow[row.route].label,
-            "category": categories[row.category].label
-            if row.category in categories
-            else row.category,
-            "state": flow[row.route].states[row.state].label
-            if row.state in flow[row.route].states
-            else row.state,
-            "deadline": next(
-                (d.label for d in flow[row.route].deadlines if d.name == row.next_deadline),
-                row.next_deadline,
-            ),
-        }
-        for row in result.rows
-    ]
+    rows = _listed(result.rows)
     # Only the filters go into the paging links (never, say, ``_external`` from the address).
     kept: dict[str, Any] = {
         field.name: request.args[field.name] for field in form if request.args.get(field.name)
@@ -189,9 +181,99 @@ def inbox_page() -> str | tuple[str, int]:
         page_url=page_url,
         page_numbers=page_numbers(result.page, result.pages),
         # Confidants also take reports by phone or at their desk (referral.proxy_report).
+        search_form=_search_form(posted=False),
         files_for_others=any(
             a.role is Role.CONFIDANT for a in roles_of(db.session(), user.person_id)
         ),
+    )
+
+
+def _listed(rows: list[InboxRow]) -> list[dict[str, Any]]:
+    """Rows of the case list with the labels of their route, category, state and deadline."""
+    flow = workflow()
+    categories = taxonomy().categories
+    return [
+        {
+            "row": row,
+            "route": flow[row.route].label,
+            "category": categories[row.category].label
+            if row.category in categories
+            else row.category,
+            "state": flow[row.route].states[row.state].label
+            if row.state in flow[row.route].states
+            else row.state,
+            "deadline": next(
+                (d.label for d in flow[row.route].deadlines if d.name == row.next_deadline),
+                row.next_deadline,
+            ),
+        }
+        for row in rows
+    ]
+
+
+# Searching one's own cases ---------------------------------------------------------------------
+
+SEARCH_PREFIX = "zoek"
+
+
+def _search_form(*, posted: bool) -> CaseSearchForm:
+    """The search form with this workflow's routes and states; ``posted``: as sent."""
+    flow = workflow()
+    form = (
+        CaseSearchForm(prefix=SEARCH_PREFIX)
+        if posted
+        else CaseSearchForm(formdata=None, prefix=SEARCH_PREFIX)
+    )
+    form.route.choices = [
+        SelectChoice("", _("All routes")),
+        *(SelectChoice(route.value, str(spec.label)) for route, spec in flow.routes.items()),
+    ]
+    form.status.choices = [
+        SelectChoice("", _("Any state, also closed")),
+        *(SelectChoice(key, label) for key, label in _state_choices()),
+    ]
+    return form
+
+
+def _case_query(form: CaseSearchForm) -> CaseQuery:
+    routes = {route.value: route for route in workflow().routes}
+    deadline = DeadlineFilter(form.deadline.data or "")
+    # Validated as a number when the deadline filter uses it; otherwise not read.
+    days = (form.days.data or "").strip() if deadline is DeadlineFilter.DUE_WITHIN else "14"
+    return CaseQuery(
+        reference=form.reference.data or "",
+        route=routes.get(form.route.data or ""),
+        state=form.status.data if form.status.data in dict(_state_choices()) else None,
+        deadline=deadline,
+        within_days=int(days),
+        text=form.text.data or "",
+    )
+
+
+@bp.route("/zaken/zoeken", methods=["GET", "POST"])
+@login_required
+def search_page() -> str | tuple[str, int]:
+    """Search one's own cases. Only a posted form searches: words in the address are ignored."""
+    user = staff_user()
+    if not may_use_casework(db.session(), user.person_id):
+        return render_error(403)
+    if request.method == "GET":
+        return render_template("casework/search.html", form=_search_form(posted=False), result=None)
+    form = _search_form(posted=True)
+    if not form.validate_on_submit():
+        return render_template("casework/search.html", form=form, result=None), 400
+    result = search_own_cases(
+        db.session(),
+        keystore(),
+        indexer(),
+        person_id=user.person_id,
+        query=_case_query(form),
+        today=local_date(now()),
+        actor=_actor(),
+        now=now(),
+    )
+    return render_template(
+        "casework/search.html", form=form, result=result, rows=_listed(result.rows)
     )
 
 
@@ -387,29 +469,10 @@ def render_case(
         return _unreadable()
     case = file.case
     flow = workflow()[case.route]
-    tax = taxonomy()
-    category = tax.categories.get(case.category)
     steps = _steps(file, flow, posted)
     page = render_template(
         "casework/case.html",
-        file=file,
-        case=case,
-        flow=flow,
-        state_label=flow.states[case.state].label if case.state in flow.states else case.state,
-        outcome_label=flow.outcomes.get(case.outcome, case.outcome) if case.outcome else None,
-        category=category.label if category else case.category,
-        grounds=[tax.grounds[g].label if g in tax.grounds else g for g in case.grounds],
-        disclosure=disclosure_for_handlers(case.disclosure),
-        anonymous=case.disclosure is Disclosure.ANONYMOUS,
-        accused=[p for p in file.content.parties if p.kind is PartyKind.ACCUSED],
-        witnesses=[p for p in file.content.parties if p.kind is PartyKind.WITNESS],
-        consent_labels=_consent_labels(),
-        roles=sorted(grant_label(role) for role in file.roles),
-        relation_label=relation_for_handlers,
-        event_labels=_event_labels(),
-        step_labels={spec.name: spec.label for spec in flow.transitions},
-        event_details=lambda event: _event_details(flow, event),
-        state_labels={key: spec.label for key, spec in flow.states.items()},
+        **_case_labels(file),
         transitions=steps,
         related_pages=_related_pages(file),
         changed_meanwhile=(
@@ -430,17 +493,98 @@ def render_case(
         checkin_question=QUESTION,
         checkin_form=ConfirmForm(formdata=None),
         retention_period=period_text,
-        statuses=DeadlineStatus,
-        authors=AuthorKind,
-        file_size=size_text,
     )
     return page, status
+
+
+def _case_labels(file: CaseFile) -> dict[str, Any]:
+    """What the case page and its print view show of a case file, with the labels it needs."""
+    case = file.case
+    flow = workflow()[case.route]
+    tax = taxonomy()
+    category = tax.categories.get(case.category)
+    return {
+        "file": file,
+        "case": case,
+        "flow": flow,
+        "state_label": flow.states[case.state].label if case.state in flow.states else case.state,
+        "outcome_label": flow.outcomes.get(case.outcome, case.outcome) if case.outcome else None,
+        "category": category.label if category else case.category,
+        "grounds": [tax.grounds[g].label if g in tax.grounds else g for g in case.grounds],
+        "disclosure": disclosure_for_handlers(case.disclosure),
+        "anonymous": case.disclosure is Disclosure.ANONYMOUS,
+        "accused": [p for p in file.content.parties if p.kind is PartyKind.ACCUSED],
+        "witnesses": [p for p in file.content.parties if p.kind is PartyKind.WITNESS],
+        "consent_labels": _consent_labels(),
+        "roles": sorted(grant_label(role) for role in file.roles),
+        "relation_label": relation_for_handlers,
+        "event_labels": _event_labels(),
+        "step_labels": {spec.name: spec.label for spec in flow.transitions},
+        "event_details": lambda event: _event_details(flow, event),
+        "state_labels": {key: spec.label for key, spec in flow.states.items()},
+        "statuses": DeadlineStatus,
+        "authors": AuthorKind,
+        "file_size": size_text,
+    }
 
 
 @bp.get("/zaken/<uuid:case_id>")
 @login_required
 def case_page(case_id: uuid.UUID) -> tuple[str, int]:
     return render_case(case_id)
+
+
+@bp.get("/zaken/<uuid:case_id>/afdrukken")
+@login_required
+def print_case(case_id: uuid.UUID) -> tuple[str, int]:
+    """The whole case on one page without navigation, to print or save as PDF: an export,
+    audited as ``case.export``; refused exactly like the case page."""
+    user = staff_user()
+    try:
+        file = read_case(
+            db.session(),
+            keystore(),
+            indexer(),
+            workflow(),
+            case_id=case_id,
+            person_id=user.person_id,
+            actor=_actor(),
+            now=now(),
+            closed_reply_days=current_settings().closed_reply_days,
+            export=True,
+        )
+    except CaseNotFound:
+        return render_error(404)
+    except CaseUnreadable:
+        return _unreadable()
+    page = render_template(
+        "casework/print.html",
+        **_case_labels(file),
+        documents=[
+            (_document_label(item.kind, item.template), item.created_at)
+            for item in procedure_documents(db.session(), case_id)
+        ],
+        printed_at=now(),
+        printed_by=_person_name(user.person_id),
+    )
+    return page, 200
+
+
+def _person_name(person_id: int) -> str:
+    person = db.session().get(Person, person_id)
+    return person.name if person is not None else ""
+
+
+def _document_label(kind: DocumentKind, template: str | None) -> str:
+    if kind is DocumentKind.LETTER and template in {k.value for k in LetterKind}:
+        return committee_services.letter_title(LetterKind(template))
+    return {
+        DocumentKind.HEARING_REPORT: _("Report of a hearing"),
+        DocumentKind.WITNESS_STATEMENT: _("Witness statement"),
+        DocumentKind.ADVICE: _("Advice of the committee"),
+        DocumentKind.DECISION: _("Decision of the competent authority"),
+        DocumentKind.LETTER: _("Letter"),
+    }[kind]
 
 
 @bp.post("/zaken/<uuid:case_id>/bericht")

@@ -110,6 +110,8 @@ VISITS = (
     # Handlers: the inbox and a case of each route, in the capacity that route gives.
     Visit("confidant", "casework.inbox_page"),
     Visit("confidant", "casework.case_page", case="CONF"),
+    Visit("confidant", "casework.print_case", case="CONF"),
+    Visit("confidant", "casework.search_page"),
     Visit("confidant", "referral.refer", case="CONF"),
     Visit("confidant", "referral.proxy_report"),
     Visit("manager", "casework.case_page", case="MGR"),
@@ -448,6 +450,36 @@ def write_letter(walk: Walk) -> Prepare:
     return finish
 
 
+def search_cases(walk: Walk) -> Prepare:
+    """The confidant searches their cases from the inbox: first with a number of days that is
+    not one (the form again, with its error summary), then without criteria (every own case)."""
+
+    def finish(tab: Page, language: str) -> None:
+        tab.goto(walk.url(Visit("confidant", "casework.inbox_page")))
+        form = tab.locator("form.case-search")
+        form.locator("input[name='zoek-deadline'][value='due_within']").check()
+        form.locator("input[name='zoek-days']").fill("veertien")
+        with tab.expect_navigation() as navigation:
+            form.locator("button[type=submit]").click()
+        status = navigation.value.status if navigation.value is not None else None
+        if status != 400:
+            walk.findings.append(f"[{language}] a search with bad days answered {status}, not 400")
+            return
+        walk.check(tab, "casework.search_page (an error)", language)
+        form = tab.locator("form.case-search")
+        form.locator("input[name='zoek-deadline'][value='']").check()
+        with tab.expect_navigation() as navigation:
+            form.locator("button[type=submit]").click()
+        status = navigation.value.status if navigation.value is not None else None
+        found = tab.locator("tr[data-case]").count()
+        if status != 200 or not found:
+            walk.findings.append(f"[{language}] the search answered {status} with {found} cases")
+            return
+        walk.check(tab, "casework.search_page (the cases found)", language)
+
+    return finish
+
+
 def expired_form(walk: Walk) -> Prepare:
     """A form sent with a token the server does not know: the page that says it expired."""
 
@@ -514,6 +546,7 @@ def test_every_page_in_both_languages(
         REPORTER: send_report(walk),
         "anonymous": expired_form(walk),
         BY_HAND["committee.download_letter"]: write_letter(walk),
+        "confidant": search_cases(walk),
     }
     # One browser context per visitor, logged in (or part-way) once, then each language in turn.
     for who in dict.fromkeys(v.who for v in VISITS):

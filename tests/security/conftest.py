@@ -125,6 +125,8 @@ def attacker(
         values["number"] = 1
     if isinstance(page, matrix.RolePage):
         key = next(p.key for p in matrix.PRINCIPALS if page.role in p.roles)
+    elif isinstance(page, matrix.CaseSearch):
+        key = "confidant"
     elif isinstance(page, matrix.SignedIn):
         key = "employee"
     elif isinstance(page, matrix.OwnReport):

@@ -54,7 +54,7 @@ def visitor(
     world: matrix.World, rule: Rule, mailbox: FlaskClient
 ) -> tuple[FlaskClient, dict[str, object]]:
     page = matrix.EXPECTATIONS[rule.endpoint]
-    if isinstance(page, matrix.Inbox):
+    if isinstance(page, matrix.Inbox | matrix.CaseSearch):
         return world.clients["confidant"], {}
     if isinstance(page, matrix.BearerToken):
         return world.clients["auditor"], {}  # a session but no token: the JSON 401
@@ -82,7 +82,7 @@ def test_every_get_route_sends_the_security_headers(world: matrix.World) -> None
     assert not problems, "\n".join(problems)
     # The walk really reached the pages, not just refusals: every page of a case, of a role
     # and of one's own account opened for the one who may see it.
-    kinds = (matrix.CasePage, matrix.RolePage, matrix.SignedIn, matrix.Inbox)
+    kinds = (matrix.CasePage, matrix.RolePage, matrix.SignedIn, matrix.Inbox, matrix.CaseSearch)
     reached = {e: s for e, s in statuses.items() if isinstance(matrix.EXPECTATIONS[e], kinds)}
     assert set(reached.values()) == {200}, reached
     assert len(statuses) >= 45, len(statuses)
