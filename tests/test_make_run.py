@@ -141,7 +141,10 @@ def test_make_run_gives_a_working_product(running: tuple[str, list[str]], tmp_pa
     status, location = browser.post(
         "/aanmelden/code-instellen", {"code": code, "csrf_token": _token(page)}
     )
-    assert (status, location) == (303, "/account")
+    # A counsellor lands on her work page, the inbox.
+    assert (status, location) == (303, "/zaken")
+    status, page = browser.get("/zaken")
+    assert status == 200
     status, page = browser.get("/account")
     assert status == 200
     assert "Ingrid Hoekstra" in html.unescape(page)
