@@ -551,8 +551,8 @@ def read_case(
         content=content,
         roles=case_roles(session, case.id, person_id),
         is_open=workflow[case.route].is_open(case.state),
-        can_write=may_write(workflow, case, closed_reply_days, now),
-        writing_until=writing_closes_at(case, closed_reply_days),
+        can_write=may_write(session, workflow, case, closed_reply_days, now),
+        writing_until=writing_closes_at(session, case, closed_reply_days),
         deadlines=deadline_views(session, workflow, case, now),
         events=events,
         messages=messages,
@@ -678,7 +678,7 @@ def reply_to_complainant(
     Answering settles the complainant's messages: they count as read.
     """
     case = _authorised_case(session, keys, blind, case_id, person_id, actor, now, "case.replied")
-    if not may_write(workflow, case, closed_reply_days, now):
+    if not may_write(session, workflow, case, closed_reply_days, now):
         raise CaseClosed(case.reference)
     message = _handler_message(session, keys, case, person_id, _checked_text(body), now)
     for earlier in session.scalars(

@@ -372,8 +372,8 @@ def read_mailbox(
         attachments=_attachment_views(session, cipher, case),
         consents=consent_states(session, case),
         letters=_letter_views(session, cipher, case),
-        can_write=may_write(workflow, case, closed_reply_days, now),
-        writing_until=writing_closes_at(case, closed_reply_days),
+        can_write=may_write(session, workflow, case, closed_reply_days, now),
+        writing_until=writing_closes_at(session, case, closed_reply_days),
         checkin=_checkin_state(session, workflow, case),
     )
 
@@ -474,7 +474,7 @@ def post_message(
 ) -> Message:
     """A message (or added information) from the complainant to the handlers; after closing
     only for ``closed_reply_days`` (MailboxClosed afterwards)."""
-    if not may_write(workflow, case, closed_reply_days, now):
+    if not may_write(session, workflow, case, closed_reply_days, now):
         raise MailboxClosed(case.reference)
     text = body.strip()
     if not text or len(text) > MAX_MESSAGE:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from complaints.cases.models import AuthorKind, Case, Deadline, Message
+from complaints.checkins.models import CheckIn
 from complaints.web.i18n import Localized
 from complaints.workflow.config import Period, Workflow
 
@@ -107,19 +108,31 @@ def enter_state(
     return sorted(met, key=lambda d: order.index(d.name))
 
 
-def writing_closes_at(case: Case, closed_reply_days: int) -> datetime | None:
-    """Until when a closed (or withdrawn) report still takes messages; None while it is open."""
+def writing_closes_at(session: Session, case: Case, closed_reply_days: int) -> datetime | None:
+    """Until when a closed (or withdrawn) report still takes messages; None while it is open.
+
+    ``closed_reply_days`` run from the closing, or from the complainant's latest answer to a
+    check-in when that is later: an answer ("yes, something happened") opens the conversation
+    again, so the handler can ask about it and the complainant can answer back.
+    """
     if case.closed_at is None:
         return None
-    return case.closed_at + timedelta(days=closed_reply_days)
+    answered = session.scalar(
+        sa.select(sa.func.max(CheckIn.answered_at)).where(CheckIn.case_id == case.id)
+    )
+    start = max(case.closed_at, answered) if answered is not None else case.closed_at
+    return start + timedelta(days=closed_reply_days)
 
 
-def may_write(workflow: Workflow, case: Case, closed_reply_days: int, now: datetime) -> bool:
+def may_write(
+    session: Session, workflow: Workflow, case: Case, closed_reply_days: int, now: datetime
+) -> bool:
     """Whether the complainant and the handler can still write to each other: while the case is
-    open, and for ``closed_reply_days`` after it closed (the mailbox stays readable longer)."""
+    open, and for ``closed_reply_days`` after it closed or after a later check-in answer (the
+    mailbox stays readable longer)."""
     if workflow[case.route].is_open(case.state):
         return True
-    until = writing_closes_at(case, closed_reply_days)
+    until = writing_closes_at(session, case, closed_reply_days)
     return until is not None and now < until
 
 

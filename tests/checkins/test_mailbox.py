@@ -5,7 +5,7 @@ back what was typed."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from complaints.cases.models import (
     Message,
     Route,
 )
-from complaints.casework.services import send_checkin
+from complaints.casework.services import CaseClosed, reply_to_complainant, send_checkin
 from complaints.crypto.models import KeySlot
 from complaints.crypto.services import case_cipher, indexer, keystore
 from complaints.followup.services import MailboxClosed, post_message, withdraw_case
@@ -297,3 +297,38 @@ def test_an_answer_sent_after_the_mailbox_closed_by_itself_is_given_back(
     clock.advance(minutes=16)
     empty = browser.post(f"{MAILBOX}/check-in", data={"answer": "", "csrf_token": token})
     assert empty.status_code == 303
+
+
+def _handler_answers(app: Flask, filed: dict[str, object], now: datetime) -> None:
+    assert isinstance(filed["id"], uuid.UUID)
+    assert isinstance(filed["handler"], int)
+    with app_session(app) as session:
+        reply_to_complainant(
+            session, keystore(), indexer(), workflow(), case_id=filed["id"],
+            person_id=filed["handler"], actor=Actor.staff(1), body="Wat is er gebeurd?",
+            now=now, closed_reply_days=30,
+        )  # fmt: skip
+
+
+def test_an_answer_opens_the_conversation_again_for_the_closed_reply_days(
+    app: Flask, filed: dict[str, object]
+) -> None:
+    send_question(app, filed["id"], filed["handler"], DUE)
+    # Control: a sent but unanswered check-in leaves writing closed (30 days after 10 March).
+    with pytest.raises(CaseClosed):
+        _handler_answers(app, filed, DUE)
+    browser, _page = open_box(app, filed["code"])
+    assert answer(browser, ANSWER).status_code == 303
+
+    # After the answer the handler can ask about it, and the complainant can write back ...
+    _handler_answers(app, filed, DUE + timedelta(days=29))
+    with app_session(app) as session:
+        case = session.get(Case, filed["id"])
+        assert case is not None
+        post_message(
+            session, keystore(), workflow(), case, body="Mijn rooster.",
+            now=DUE + timedelta(days=29), closed_reply_days=30,
+        )  # fmt: skip
+    # ... until closed_reply_days after the answer.
+    with pytest.raises(CaseClosed):
+        _handler_answers(app, filed, DUE + timedelta(days=31))
