@@ -424,8 +424,12 @@ def refer_case(
     referrer_person_id: int,
     actor: Actor,
     now: datetime,
+    expected_recipients: frozenset[int] | None = None,
 ) -> Referral:
     """Pass a confidant's case on to ``target`` as a new, linked case; the caller commits.
+
+    With ``expected_recipients`` (the people the page showed for this choice) the referral is
+    held to them: when the routing picks anyone else now, ReferralRefused("recipients_changed").
 
     Raises ReferralRefused for anything ``referral_choices`` does not offer (no consent, a
     scope wider than the consent, a route the report cannot take, nobody eligible), whatever
@@ -452,6 +456,8 @@ def refer_case(
         raise ReferralRefused(choice.refused)
     assert consent is not None  # noqa: S101 - a choice is only offered with consent
     recipients = list(choice.recipients)
+    if expected_recipients is not None and expected_recipients != {r.person_id for r in recipients}:
+        raise ReferralRefused("recipients_changed")
     report = _report_for(session, content, target, scope)
 
     shares_identity = report.disclosure is not Disclosure.ANONYMOUS

@@ -119,6 +119,18 @@ def _open(case_id: uuid.UUID) -> CaseContent:
     )
 
 
+def _shown_recipients(choice: str | None) -> frozenset[int] | None:
+    """The people the page showed for ``choice`` (None when the post does not say: a garbled
+    list counts as shown to nobody, so it is refused as changed)."""
+    shown = request.form.get(f"shown-{choice}")
+    if shown is None:
+        return None
+    try:
+        return frozenset(int(i) for i in shown.split(",") if i)
+    except ValueError:
+        return frozenset()
+
+
 @bp.get("/zaken/<uuid:case_id>/doorverwijzen")
 @login_required
 def refer(case_id: uuid.UUID) -> str | tuple[str, int]:
@@ -153,6 +165,7 @@ def refer_submit(case_id: uuid.UUID) -> Response | str | tuple[str, int]:
             referrer_person_id=staff_user().person_id,
             actor=_actor(),
             now=now(),
+            expected_recipients=_shown_recipients(form.choice.data),
         )
         session.flush()
     except ReferralRefused as exc:

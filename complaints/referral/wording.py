@@ -69,6 +69,8 @@ class ReferralOption:
     summary: str
     scope: str
     recipients: str
+    # The ids of the people shown, sent back with the choice: a referral is held to them.
+    recipient_ids: str = ""
     hint: None = None  # the page shows the parts above, not one hint
 
 
@@ -93,6 +95,7 @@ def referral_options(flow: Workflow, choices: Iterable[ReferralChoice]) -> list[
             summary=staff_route_summary(c.route),
             scope=scope_label(c.scope),
             recipients=recipients_text(c.recipients),
+            recipient_ids=",".join(str(i) for i in sorted({r.person_id for r in c.recipients})),
         )
         for c in offered
     ]
@@ -231,6 +234,10 @@ def referral_refusal(reason: str) -> str:
         "already_referred": _("This report has already been passed on to this route."),
         "case_closed": _("This case is closed, so it can no longer be passed on."),
         "route_not_offered": _("Choose one of the routes shown."),
+        "recipients_changed": _(
+            "Meanwhile the list of people who would receive the report changed. Check who it "
+            "goes to now and pass it on again."
+        ),
         "route_not_for_category": _("This route does not handle this kind of report."),
         "committee_needs_identity": _(
             "A formal complaint to the complaints committee cannot be anonymous: the person "

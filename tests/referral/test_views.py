@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale
 from werkzeug.test import TestResponse
 
+from complaints.accounts.models import Role, RoleAssignment, RoleSource
 from complaints.audit.models import AuditEvent
 from complaints.cases.models import Case, CaseAccessGrant, Consent, ConsentKind, GrantRole, Route
 from complaints.cases.receipts import normalise_receipt
@@ -23,7 +24,15 @@ from complaints.followup.services import set_consent
 from complaints.intake.wording import route_infos
 from complaints.workflow.config import workflow
 from tests.conftest import Clock, app_session
-from tests.factories import StaffLogin, csrf_token, import_demo_directory, log_in, make_account
+from tests.factories import (
+    StaffLogin,
+    csrf_token,
+    import_demo_directory,
+    log_in,
+    make_account,
+    make_person,
+    unit,
+)
 from tests.referral import (
     ACCUSED,
     ADMIN,
@@ -507,3 +516,55 @@ def test_the_page_speaks_to_the_staff_member_about_the_complainant(
         old = str(route_infos(workflow(), [Route.MANAGER])[0].summary)
     assert "Uw leidinggevende" in old
     assert re.search(r"\b[Uu]w? ", old)
+
+
+def _shown_field(text: str, choice: str) -> str:
+    found = re.search(rf'name="shown-{re.escape(choice)}" value="([^"]*)"', text)
+    assert found, choice
+    return found.group(1)
+
+
+def test_a_referral_is_held_to_the_recipients_the_page_showed(
+    app: Flask, client: FlaskClient, world: World, clock: Clock
+) -> None:
+    give_consent(app, world)
+    log_in(client, world.staff[CONFIDANT], clock())
+    page = client.get(url(world.case_id))
+    choice = "integrity:without_identity"
+    assert shown_recipients(html(page)) == ["Kees Dijkstra (integrity coordinator)"]
+    # Meanwhile a second integrity coordinator starts serving the ministry.
+    with app_session(app) as session:
+        newcomer = make_person(session, unit(session, "BZK-DGOO"), clock(), name="Nadia Yilmaz")
+        session.add(
+            RoleAssignment(
+                person_id=newcomer.id,
+                role=Role.INTEGRITY_COORDINATOR,
+                scope_unit_id=unit(session, "BZK").id,
+                source=RoleSource.MANUAL,
+                created_at=clock(),
+            )
+        )
+    stale = client.post(
+        url(world.case_id),
+        data={
+            "csrf_token": csrf_token(page),
+            "choice": choice,
+            f"shown-{choice}": _shown_field(html(page), choice),
+        },
+    )
+    assert stale.status_code == 200
+    assert "the list of people who would receive the report changed" in html(stale)
+    assert cases_referred(app, world) == []
+    assert "Nadia Yilmaz (integrity coordinator)" in " ".join(shown_recipients(html(stale)))
+    # Control: passed on from the page that shows both, it goes to both.
+    response = client.post(
+        url(world.case_id),
+        data={
+            "csrf_token": csrf_token(stale),
+            "choice": choice,
+            f"shown-{choice}": _shown_field(html(stale), choice),
+        },
+    )
+    assert response.status_code == 303
+    [new] = cases_referred(app, world)
+    assert sorted(grantee_names(app, new)) == ["Kees Dijkstra", "Nadia Yilmaz"]
