@@ -484,6 +484,14 @@ class TestFileLimits:
         with app_session(app) as session:
             assert session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
+    def test_the_upload_hint_names_the_limits_it_enforces(
+        self, client: FlaskClient, filed: Filed
+    ) -> None:
+        # Once read "elk maximaal . Foto's" ("each at most . Photos"): the size was missing.
+        text = " ".join(html(open_mailbox(client, filed.code)).split())
+        assert "at most 2 files at a time, each at most 2 kB. Photos" in text
+        assert "at most . " not in text
+
 
 # Consents and withdrawal -----------------------------------------------------------------------
 
