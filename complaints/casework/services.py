@@ -124,6 +124,22 @@ class InboxPage:
     per_page: int
 
 
+def _inbox_row(row: sa.Row[Any], today: date) -> InboxRow:
+    """One line of the inbox (or of search results) from the inbox query's row."""
+    return InboxRow(
+        case_id=row.id,
+        reference=row.reference,
+        route=row.route,
+        category=row.category,
+        state=row.state,
+        submitted_at=row.submitted_at,
+        next_due_on=row.next_due_on,
+        next_deadline=row.next_deadline,
+        overdue=row.next_due_on is not None and row.next_due_on < today,
+        unread=row.unread or 0,
+    )
+
+
 def may_use_casework(session: Session, person_id: int) -> bool:
     """Whether someone has a place in the workspace: a handler role, or a grant on a case."""
     has_role = sa.exists().where(
@@ -217,21 +233,7 @@ def inbox(
         found = page_rows(max(1, -(-total // per_page))) if total else []
     pages = max(1, -(-total // per_page))
     page = min(page, pages)
-    rows = [
-        InboxRow(
-            case_id=row.id,
-            reference=row.reference,
-            route=row.route,
-            category=row.category,
-            state=row.state,
-            submitted_at=row.submitted_at,
-            next_due_on=row.next_due_on,
-            next_deadline=row.next_deadline,
-            overdue=row.next_due_on is not None and row.next_due_on < today,
-            unread=row.unread or 0,
-        )
-        for row in found
-    ]
+    rows = [_inbox_row(row, today) for row in found]
     return InboxPage(rows=rows, total=total, page=page, pages=pages, per_page=per_page)
 
 
@@ -336,22 +338,7 @@ def search_own_cases(
         now=now,
     )
     matched = set(found.matched)
-    rows = [
-        InboxRow(
-            case_id=row.id,
-            reference=row.reference,
-            route=row.route,
-            category=row.category,
-            state=row.state,
-            submitted_at=row.submitted_at,
-            next_due_on=row.next_due_on,
-            next_deadline=row.next_deadline,
-            overdue=row.next_due_on is not None and row.next_due_on < today,
-            unread=row.unread or 0,
-        )
-        for row in candidates
-        if row.id in matched
-    ]
+    rows = [_inbox_row(row, today) for row in candidates if row.id in matched]
     return SearchResult(
         rows=rows[:SEARCH_SHOWN],
         matched=len(rows),
