@@ -440,6 +440,30 @@ def _step_refused(spec: TransitionSpec, form: Any, refused: TransitionRefused) -
     return page, 500
 
 
+def _opened_file(
+    case_id: uuid.UUID, person_id: int, *, export: bool = False
+) -> CaseFile | tuple[str, int]:
+    """The case opened for this handler (audited as an open, or as an export), or the page
+    that says why not: 404 exactly like a case that does not exist, 500 when it is unreadable."""
+    try:
+        return read_case(
+            db.session(),
+            keystore(),
+            indexer(),
+            workflow(),
+            case_id=case_id,
+            person_id=person_id,
+            actor=_actor(),
+            now=now(),
+            closed_reply_days=current_settings().closed_reply_days,
+            export=export,
+        )
+    except CaseNotFound:
+        return render_error(404)
+    except CaseUnreadable:
+        return _unreadable()
+
+
 def render_case(
     case_id: uuid.UUID,
     *,
@@ -451,22 +475,9 @@ def render_case(
 ) -> tuple[str, int]:
     """The case page, opened afresh (and audited) for every rendering."""
     user = staff_user()
-    try:
-        file = read_case(
-            db.session(),
-            keystore(),
-            indexer(),
-            workflow(),
-            case_id=case_id,
-            person_id=user.person_id,
-            actor=_actor(),
-            now=now(),
-            closed_reply_days=current_settings().closed_reply_days,
-        )
-    except CaseNotFound:
-        return render_error(404)
-    except CaseUnreadable:
-        return _unreadable()
+    file = _opened_file(case_id, user.person_id)
+    if not isinstance(file, CaseFile):
+        return file
     case = file.case
     flow = workflow()[case.route]
     steps = _steps(file, flow, posted)
@@ -540,23 +551,9 @@ def print_case(case_id: uuid.UUID) -> tuple[str, int]:
     """The whole case on one page without navigation, to print or save as PDF: an export,
     audited as ``case.export``; refused exactly like the case page."""
     user = staff_user()
-    try:
-        file = read_case(
-            db.session(),
-            keystore(),
-            indexer(),
-            workflow(),
-            case_id=case_id,
-            person_id=user.person_id,
-            actor=_actor(),
-            now=now(),
-            closed_reply_days=current_settings().closed_reply_days,
-            export=True,
-        )
-    except CaseNotFound:
-        return render_error(404)
-    except CaseUnreadable:
-        return _unreadable()
+    file = _opened_file(case_id, user.person_id, export=True)
+    if not isinstance(file, CaseFile):
+        return file
     page = render_template(
         "casework/print.html",
         **_case_labels(file),
